@@ -1,0 +1,151 @@
+//! `#[service(...)]` on a struct → `impl Service` (the spec) and the socket marker traits.
+//!
+//! Input:
+//! ```text
+//! #[service(pub = "tcp://*:5555", heartbeat = "mypub.heartbeat")]
+//! struct MyPublisher;
+//! ```
+//! Output:
+//! ```text
+//! struct MyPublisher;
+//! impl Service for MyPublisher { const SPEC: ServiceSpec = ServiceSpec { name: "MyPublisher", .. }; }
+//! impl HasPub for MyPublisher {}
+//! ```
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::ItemStruct;
+
+use crate::errors::Errors;
+use crate::service_attr::{ServiceAttr, SUB};
+
+pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
+    let item: ItemStruct = match syn::parse2(input) {
+        Ok(item) => item,
+        Err(e) => {
+            return syn::Error::new(
+                e.span(),
+                "#[service] goes on a struct: `#[service(pub = \"tcp://*:5555\")] struct MyService { ... }`",
+            )
+            .to_compile_error()
+        }
+    };
+    let mut errors = Errors::default();
+    let attr = ServiceAttr::parse(args, &mut errors);
+    if !item.generics.params.is_empty() {
+        errors.at(&item.generics, "a service cannot be generic");
+    }
+    let body = if errors.is_empty() {
+        service_impl(&item, &attr, true)
+    } else {
+        // Still implement the trait, marked unchecked, so the handlers' checks stay quiet
+        // and the user sees the attribute's errors only.
+        service_impl(&item, &ServiceAttr::default(), false)
+    };
+    let errors = errors.into_compile_errors();
+    quote! {
+        #item
+        #body
+        #errors
+    }
+}
+
+fn service_impl(item: &ItemStruct, attr: &ServiceAttr, checked: bool) -> TokenStream {
+    let ident = &item.ident;
+    let name = attr
+        .name
+        .as_ref()
+        .map(|n| n.value())
+        .unwrap_or_else(|| ident.to_string());
+    let service_type = attr
+        .service_type
+        .as_ref()
+        .map(|t| t.value())
+        .unwrap_or_else(|| default_service_type(attr).to_owned());
+    let addresses = attr.addresses.iter().map(|a| match a {
+        Some(lit) => quote!(::core::option::Option::Some(#lit)),
+        None => quote!(::core::option::Option::None),
+    });
+    let topics = match &attr.topics {
+        Some(list) => quote!(::core::option::Option::Some(&[#(#list),*])),
+        None => quote!(::core::option::Option::None),
+    };
+    let heartbeat = attr
+        .heartbeat
+        .as_ref()
+        .map(|h| h.value())
+        .unwrap_or_else(|| "heartbeat".to_owned());
+    let heartbeat_ms = attr.heartbeat_interval.unwrap_or(5_000);
+    let stats = match attr.stats_interval.unwrap_or(Some(10_000)) {
+        Some(ms) => quote!(::core::option::Option::Some(
+            ::experimance::__private::Duration::from_millis(#ms)
+        )),
+        None => quote!(::core::option::Option::None),
+    };
+    let markers = [(0, quote!(HasPub)), (2, quote!(HasPush))]
+        .into_iter()
+        .filter(|(i, _)| attr.addresses[*i].is_some())
+        .map(|(_, marker)| {
+            quote! {
+                #[automatically_derived]
+                impl ::experimance::__private::#marker for #ident {}
+            }
+        });
+    let unchecked = (!checked).then(|| {
+        quote!(
+            const __UNCHECKED: bool = true;
+        )
+    });
+    let sub_check = subscription_check(ident, attr);
+    quote! {
+        #[automatically_derived]
+        impl ::experimance::__private::Service for #ident {
+            const SPEC: ::experimance::__private::ServiceSpec = ::experimance::__private::ServiceSpec {
+                name: #name,
+                service_type: #service_type,
+                addresses: [#(#addresses),*],
+                topics: #topics,
+                heartbeat_topic: #heartbeat,
+                heartbeat_interval: ::experimance::__private::Duration::from_millis(#heartbeat_ms),
+                stats_interval: #stats,
+            };
+            #unchecked
+        }
+        #(#markers)*
+        #sub_check
+    }
+}
+
+/// A `sub` without `topics` subscribes to the handlers' topics: there must be some.
+fn subscription_check(ident: &syn::Ident, attr: &ServiceAttr) -> Option<TokenStream> {
+    let sub = attr.addresses[1].as_ref()?;
+    if attr.topics.is_some() {
+        return None;
+    }
+    let message = format!(
+        "`{SUB}` has nothing to subscribe to: add `topics = [...]` to #[service], or a `#[topic(\"...\")]` handler to the #[handlers] impl of `{ident}`"
+    );
+    Some(quote_spanned! {sub.span()=>
+        const _: () = if !<#ident as ::experimance::__private::Handlers>::__UNCHECKED
+            && <#ident as ::experimance::__private::Handlers>::TOPICS.is_empty()
+        {
+            ::core::panic!(#message)
+        };
+    })
+}
+
+/// The Python class name a combination of sockets corresponds to, in snake case.
+fn default_service_type(attr: &ServiceAttr) -> &'static str {
+    let has = |i: usize| attr.addresses[i].is_some();
+    match (has(0), has(1), has(2), has(3)) {
+        (false, false, false, false) => "base",
+        (true, false, false, false) => "publisher",
+        (false, true, false, false) => "subscriber",
+        (false, false, true, false) => "push",
+        (false, false, false, true) => "pull",
+        (true, true, false, false) => "publisher_subscriber",
+        (true, true, true, true) => "controller",
+        (false, true, true, true) => "worker",
+        _ => "service",
+    }
+}

@@ -1,0 +1,27 @@
+//! Procedural macros of [`experimance`](https://docs.rs/experimance). Use them through that
+//! crate: `use experimance::{service, handlers};`.
+//!
+//! Each macro parses its input into a model ([`service_attr`], [`handler`]), checks it, and
+//! expands to a trait impl that calls into `experimance::__private`.
+
+use proc_macro::TokenStream;
+
+mod duration;
+mod errors;
+mod expand_handlers;
+mod expand_service;
+mod handler;
+mod service_attr;
+
+/// Declares a service on a struct. See the `experimance` crate for the keys.
+#[proc_macro_attribute]
+pub fn service(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand_service::expand(args.into(), input.into()).into()
+}
+
+/// Marks the `impl` block whose `#[topic]`, `#[catch_all]`, `#[task]`, `#[every]`,
+/// `#[on_start]` and `#[on_stop]` methods are a service's handlers.
+#[proc_macro_attribute]
+pub fn handlers(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand_handlers::expand(args.into(), input.into()).into()
+}

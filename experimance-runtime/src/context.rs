@@ -1,0 +1,134 @@
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use serde::Serialize;
+use tracing::Instrument;
+
+use crate::address::Role;
+use crate::core::Core;
+use crate::dispatch::{CatchUnwind, Outcome};
+use crate::error::Error;
+use crate::lifecycle::{State, Status};
+use crate::service::{HasPub, HasPush, Service};
+use crate::stats::StatsSnapshot;
+
+/// What handlers, hooks and tasks use to act on their service: publish, push, spawn
+/// background tasks, read stats, request a stop.
+///
+/// Cheap to clone (an `Arc`); clones can move into spawned tasks. `publish` exists only for
+/// services with a `pub` socket and `push` only for services with a `push` socket: calling
+/// them on another service is a compile error.
+pub struct Context<S> {
+    core: Arc<Core>,
+    service: PhantomData<fn() -> S>,
+}
+
+impl<S> Clone for Context<S> {
+    fn clone(&self) -> Self {
+        Context {
+            core: Arc::clone(&self.core),
+            service: PhantomData,
+        }
+    }
+}
+
+impl<S: Service> Context<S> {
+    pub(crate) fn new(core: Arc<Core>) -> Self {
+        Context {
+            core,
+            service: PhantomData,
+        }
+    }
+
+    pub(crate) fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    /// The service's name.
+    pub fn name(&self) -> &'static str {
+        self.core.name()
+    }
+
+    /// The service's lifecycle state.
+    pub fn state(&self) -> State {
+        self.core.lifecycle().state
+    }
+
+    /// The service's health.
+    pub fn status(&self) -> Status {
+        self.core.lifecycle().status
+    }
+
+    /// A snapshot of the service's statistics.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.core.stats()
+    }
+
+    /// The endpoint of the service's socket of `role`, as bound (with the real port) or
+    /// connected; `None` if it has no such socket or is not running.
+    pub fn endpoint(&self, role: Role) -> Option<String> {
+        self.core.endpoint(role)
+    }
+
+    /// Asks the service to stop, without waiting (a handler cannot wait for its own stop).
+    pub fn stop(&self) {
+        self.core.cancel_token().cancel();
+    }
+
+    /// Runs `task` in the background until it ends or the service stops.
+    ///
+    /// As in the Python library, a task that fails (returns `Err` or panics) records the
+    /// error, sets the status to `error` and stops the service; `run` then returns
+    /// [`Error::TaskFailed`]. A task that returns `Ok(())` or `()` simply ends.
+    pub fn spawn<F>(&self, name: &str, task: F)
+    where
+        F: Future + Send + 'static,
+        F::Output: Outcome,
+    {
+        let core = Arc::clone(&self.core);
+        let cancel = core.cancel_token();
+        let name = name.to_owned();
+        let span = tracing::info_span!("task", service = core.name(), task = %name);
+        self.core.tasks.spawn(
+            async move {
+                tokio::select! {
+                    _ = cancel.cancelled() => {}
+                    outcome = CatchUnwind(task) => {
+                        let result = outcome.and_then(Outcome::into_result);
+                        if let Err(message) = result {
+                            core.fail(&name, message);
+                        }
+                    }
+                }
+            }
+            .instrument(span),
+        );
+    }
+}
+
+impl<S: HasPub> Context<S> {
+    /// Publishes `message` on the topic named by its `"type"` field, or on the default topic
+    /// (the heartbeat topic) when it has none, as the Python services do.
+    pub async fn publish<T: Serialize + ?Sized>(&self, message: &T) -> Result<(), Error> {
+        self.core.publish(None, message).await
+    }
+
+    /// Publishes `message` on `topic`. A topic that is empty or has a space is an error and
+    /// nothing is sent.
+    pub async fn publish_to<T: Serialize + ?Sized>(
+        &self,
+        topic: &str,
+        message: &T,
+    ) -> Result<(), Error> {
+        self.core.publish(Some(topic), message).await
+    }
+}
+
+impl<S: HasPush> Context<S> {
+    /// Pushes `message` as one JSON frame to the next puller (round robin). Waits while every
+    /// puller is at its high-water mark or none is connected; never drops the message.
+    pub async fn push<T: Serialize + ?Sized>(&self, message: &T) -> Result<(), Error> {
+        self.core.push(message).await
+    }
+}

@@ -1,0 +1,170 @@
+//! The state one service shares between its handle, its loop, its tasks and its contexts.
+
+use std::sync::Mutex;
+
+use serde::Serialize;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::address::Role;
+use crate::error::Error;
+use crate::lifecycle::{State, Status};
+use crate::service::ServiceSpec;
+use crate::socket::AsyncSocket;
+use crate::stats::{Counters, StatsSnapshot};
+use crate::wire;
+
+/// State and health, published together so waiters see consistent pairs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Lifecycle {
+    pub(crate) state: State,
+    pub(crate) status: Status,
+}
+
+/// A sending socket with its reusable encode buffer.
+pub(crate) struct Outbox {
+    pub(crate) socket: AsyncSocket,
+    buf: Vec<u8>,
+}
+
+pub(crate) struct Core {
+    pub(crate) spec: &'static ServiceSpec,
+    pub(crate) counters: Counters,
+    pub(crate) lifecycle: watch::Sender<Lifecycle>,
+    pub(crate) failure: Mutex<Option<Error>>,
+    pub(crate) endpoints: Mutex<[Option<String>; 4]>,
+    pub(crate) publisher: tokio::sync::Mutex<Option<Outbox>>,
+    pub(crate) pusher: tokio::sync::Mutex<Option<Outbox>>,
+    pub(crate) cancel: Mutex<CancellationToken>,
+    pub(crate) tasks: TaskTracker,
+}
+
+impl Core {
+    pub(crate) fn new(spec: &'static ServiceSpec) -> Core {
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        Core {
+            spec,
+            counters: Counters::default(),
+            lifecycle: watch::Sender::new(Lifecycle {
+                state: State::Initialized,
+                status: Status::Healthy,
+            }),
+            failure: Mutex::new(None),
+            endpoints: Mutex::new(Default::default()),
+            publisher: tokio::sync::Mutex::new(None),
+            pusher: tokio::sync::Mutex::new(None),
+            cancel: Mutex::new(cancel),
+            tasks: TaskTracker::new(),
+        }
+    }
+
+    pub(crate) fn name(&self) -> &'static str {
+        self.spec.name
+    }
+
+    pub(crate) fn lifecycle(&self) -> Lifecycle {
+        *self.lifecycle.borrow()
+    }
+
+    pub(crate) fn set_state(&self, state: State) {
+        self.lifecycle.send_modify(|l| l.state = state);
+    }
+
+    pub(crate) fn set_status(&self, status: Status) {
+        self.lifecycle.send_modify(|l| l.status = status);
+    }
+
+    pub(crate) fn stats(&self) -> StatsSnapshot {
+        let l = self.lifecycle();
+        self.counters.snapshot(self.name(), l.state, l.status)
+    }
+
+    pub(crate) fn cancel_token(&self) -> CancellationToken {
+        lock(&self.cancel).clone()
+    }
+
+    pub(crate) fn endpoint(&self, role: Role) -> Option<String> {
+        lock(&self.endpoints)[role.index()].clone()
+    }
+
+    /// Records a fatal failure of a task: the first one wins, the status becomes `error`, and
+    /// the service stops.
+    pub(crate) fn fail(&self, task: &str, message: String) {
+        tracing::error!(service = self.name(), task, error = %message, "task failed; stopping the service");
+        self.counters.error();
+        self.set_status(Status::Error);
+        lock(&self.failure).get_or_insert(Error::TaskFailed {
+            service: self.name().to_owned(),
+            task: task.to_owned(),
+            message,
+        });
+        self.cancel_token().cancel();
+    }
+
+    /// Publishes on the PUB socket; counts the message, or the error.
+    pub(crate) async fn publish<T: Serialize + ?Sized>(
+        &self,
+        topic: Option<&str>,
+        message: &T,
+    ) -> Result<(), Error> {
+        self.send(Role::Pub, |buf| {
+            wire::encode_frame(buf, topic, self.spec.heartbeat_topic, message)
+        })
+        .await
+    }
+
+    /// Pushes on the PUSH socket; counts the message, or the error.
+    pub(crate) async fn push<T: Serialize + ?Sized>(&self, message: &T) -> Result<(), Error> {
+        self.send(Role::Push, |buf| wire::encode_task(buf, message))
+            .await
+    }
+
+    async fn send(
+        &self,
+        role: Role,
+        encode: impl FnOnce(&mut Vec<u8>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let outbox = match role {
+            Role::Push => &self.pusher,
+            _ => &self.publisher,
+        };
+        let mut guard = outbox.lock().await;
+        let Some(outbox) = guard.as_mut() else {
+            return Err(Error::NoSocket {
+                service: self.name().to_owned(),
+                role,
+            });
+        };
+        encode(&mut outbox.buf)?;
+        match outbox.socket.send(&outbox.buf).await {
+            Ok(()) => {
+                self.counters.sent();
+                Ok(())
+            }
+            Err(source) => {
+                self.counters.error();
+                Err(Error::Transport {
+                    service: self.name().to_owned(),
+                    role,
+                    source,
+                })
+            }
+        }
+    }
+}
+
+impl Outbox {
+    pub(crate) fn new(socket: AsyncSocket) -> Outbox {
+        Outbox {
+            socket,
+            buf: Vec::with_capacity(256),
+        }
+    }
+}
+
+/// Locks a std mutex, ignoring poisoning: every value guarded here stays consistent.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

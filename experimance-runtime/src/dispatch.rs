@@ -1,0 +1,92 @@
+//! What generated dispatch code calls: decoding, handler outcomes, and panic containment.
+
+use std::any::Any;
+use std::fmt::Display;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use serde::de::DeserializeOwned;
+
+use crate::error::HandlerError;
+
+/// Whether a message found a handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// A handler took the message.
+    Yes,
+    /// No handler matches the topic (possible because SUB filters by prefix) and there is
+    /// no catch-all, or a PULL message arrived at a service with no `#[task]` handler.
+    NoHandler,
+}
+
+/// What generated dispatch returns for one message.
+pub type DispatchResult = Result<Handled, HandlerError>;
+
+/// Decodes a JSON payload straight from the frame bytes into the handler's message type.
+#[inline]
+pub fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, HandlerError> {
+    serde_json::from_slice(payload).map_err(HandlerError::Decode)
+}
+
+/// What a handler, hook, timer or task may return: `()` or `Result<(), E>` with `E: Display`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a valid handler return type",
+    label = "handlers return `()` or `Result<(), E>`",
+    note = "return `()`, or `Result<(), E>` where `E` implements `Display` (an error is counted and logged, and the service keeps running)"
+)]
+pub trait Outcome {
+    /// `Ok` or the error's text.
+    fn into_result(self) -> Result<(), String>;
+}
+
+impl Outcome for () {
+    #[inline]
+    fn into_result(self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl<E: Display> Outcome for Result<(), E> {
+    #[inline]
+    fn into_result(self) -> Result<(), String> {
+        self.map_err(|e| e.to_string())
+    }
+}
+
+/// Turns a handler's return value into a dispatch result.
+#[inline]
+pub fn outcome<O: Outcome>(output: O) -> DispatchResult {
+    output
+        .into_result()
+        .map(|()| Handled::Yes)
+        .map_err(HandlerError::Failed)
+}
+
+/// A future that turns a panic while polling `F` into `Err(panic message)`.
+pub(crate) struct CatchUnwind<F>(pub(crate) F);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, String>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        // SAFETY: structural pinning of the only field; it is never moved out.
+        let inner = unsafe { self.map_unchecked_mut(|s| &mut s.0) };
+        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(panic_message(payload.as_ref()))),
+        }
+    }
+}
+
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        format!("panicked: {s}")
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        format!("panicked: {s}")
+    } else {
+        "panicked".to_owned()
+    }
+}

@@ -1,0 +1,97 @@
+use std::fmt;
+
+use crate::address::Role;
+use crate::lifecycle::State;
+
+/// Everything that can go wrong in a service, with the context needed to act on it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A lifecycle operation was asked for in a state that does not allow it.
+    #[error("cannot {operation} service `{service}` while it is {state}")]
+    InvalidState {
+        /// The service's name.
+        service: String,
+        /// What was asked for (`start`, ...).
+        operation: &'static str,
+        /// The state the service was in.
+        state: State,
+    },
+    /// An address could not be parsed, bound or connected.
+    #[error("service `{service}`: cannot open {role} socket on `{endpoint}`: {source}")]
+    Socket {
+        /// The service's name.
+        service: String,
+        /// The socket's role.
+        role: Role,
+        /// The endpoint as given (after overrides).
+        endpoint: String,
+        /// The libzmq error.
+        source: zmq::Error,
+    },
+    /// A topic was empty or contained a space; it was not sent.
+    #[error("invalid topic {0:?}: a topic must be non-empty and contain no space")]
+    InvalidTopic(String),
+    /// A message could not be serialized to JSON; it was not sent.
+    #[error("cannot serialize message: {0}")]
+    Serialize(#[from] serde_json::Error),
+    /// The service has no socket of this role, or the socket is closed because it stopped.
+    #[error("service `{service}` has no open {role} socket (it is not running, or has no `{key}` key)", key = role.key())]
+    NoSocket {
+        /// The service's name.
+        service: String,
+        /// The socket's role.
+        role: Role,
+    },
+    /// libzmq failed while sending or receiving.
+    #[error("service `{service}`: {role} socket failed: {source}")]
+    Transport {
+        /// The service's name.
+        service: String,
+        /// The socket's role.
+        role: Role,
+        /// The libzmq error.
+        source: zmq::Error,
+    },
+    /// The `#[on_start]` hook failed, so the service did not start.
+    #[error("service `{service}`: on_start failed: {message}")]
+    StartHook {
+        /// The service's name.
+        service: String,
+        /// What the hook reported.
+        message: String,
+    },
+    /// A background task or timer failed, which stops the service (as in the Python library).
+    #[error("service `{service}`: task `{task}` failed: {message}")]
+    TaskFailed {
+        /// The service's name.
+        service: String,
+        /// The task's name.
+        task: String,
+        /// What the task reported (its error, or its panic message).
+        message: String,
+    },
+    /// Installing the signal handlers failed.
+    #[error("cannot install signal handlers: {0}")]
+    Signal(#[source] std::io::Error),
+}
+
+/// Why a handler did not handle a message; counted in `errors` and logged, never fatal.
+#[derive(Debug)]
+pub enum HandlerError {
+    /// The payload was not JSON, or not the JSON the handler's type expects.
+    Decode(serde_json::Error),
+    /// The handler returned an error.
+    Failed(String),
+}
+
+impl fmt::Display for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HandlerError::Decode(e) => write!(f, "cannot decode message: {e}"),
+            HandlerError::Failed(e) => write!(f, "handler failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for HandlerError {}

@@ -1,0 +1,65 @@
+//! The runtime of [`experimance`](https://docs.rs/experimance): sockets, lifecycle, dispatch,
+//! heartbeats and statistics for services declared with `#[service]`.
+//!
+//! Users depend on the `experimance` crate, which re-exports this one together with the
+//! macros. Generated code reaches the runtime through `experimance::__private`.
+#![warn(missing_docs)]
+
+mod address;
+mod context;
+mod core;
+mod dispatch;
+mod error;
+mod heartbeat;
+mod lifecycle;
+mod logging;
+mod runner;
+mod service;
+mod socket;
+mod stats;
+pub mod wire;
+
+pub use address::{env_var_name, Direction, Endpoint, Role};
+pub use context::Context;
+pub use dispatch::{decode, outcome, DispatchResult, Handled, Outcome};
+pub use error::{Error, HandlerError};
+pub use heartbeat::Heartbeat;
+pub use lifecycle::{State, Status};
+pub use logging::init_logging;
+pub use runner::Runner;
+pub use service::{Handlers, HasPub, HasPush, Service, ServiceSpec};
+pub use stats::StatsSnapshot;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::dispatch::{decode, outcome, DispatchResult, Handled};
+    pub use crate::service::{Handlers, HasPub, HasPush, Service, ServiceSpec};
+    pub use crate::Context;
+    pub use ::core::time::Duration;
+
+    /// Whether `topic` is matched by one of the SUB prefixes in `topics`.
+    pub const fn subscribed(topics: &[&str], topic: &str) -> bool {
+        let mut i = 0;
+        while i < topics.len() {
+            if starts_with(topic.as_bytes(), topics[i].as_bytes()) {
+                return true;
+            }
+            i += 1;
+        }
+        false
+    }
+
+    const fn starts_with(s: &[u8], prefix: &[u8]) -> bool {
+        if prefix.len() > s.len() {
+            return false;
+        }
+        let mut i = 0;
+        while i < prefix.len() {
+            if s[i] != prefix[i] {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+}

@@ -1,0 +1,124 @@
+//! A libzmq socket driven by tokio: readiness comes from `ZMQ_FD`, every operation is
+//! non-blocking, and waiting happens on the reactor, never on a thread.
+
+use std::io;
+use std::os::unix::io::{AsRawFd, RawFd};
+
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+use crate::address::{Direction, Endpoint, Role};
+
+struct ZmqFd {
+    socket: zmq::Socket,
+    fd: RawFd,
+}
+
+impl AsRawFd for ZmqFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd
+    }
+}
+
+/// One open socket of a service.
+pub(crate) struct AsyncSocket {
+    inner: AsyncFd<ZmqFd>,
+    endpoint: String,
+}
+
+/// Socket options applied before bind/connect.
+#[derive(Debug, Clone)]
+pub(crate) struct SocketOptions {
+    pub(crate) linger_ms: i32,
+}
+
+impl AsyncSocket {
+    /// Creates a socket of `role`, applies `options`, binds or connects it, and subscribes a
+    /// SUB socket to `topics`.
+    pub(crate) fn open(
+        context: &zmq::Context,
+        role: Role,
+        endpoint: &Endpoint,
+        options: &SocketOptions,
+        topics: &[&str],
+    ) -> Result<AsyncSocket, zmq::Error> {
+        let socket = context.socket(role.socket_type())?;
+        socket.set_linger(options.linger_ms)?;
+        if role == Role::Sub {
+            for topic in topics {
+                socket.set_subscribe(topic.as_bytes())?;
+            }
+        }
+        match endpoint.direction {
+            Direction::Bind => socket.bind(&endpoint.address)?,
+            Direction::Connect => socket.connect(&endpoint.address)?,
+        }
+        let endpoint = match endpoint.direction {
+            Direction::Bind => socket
+                .get_last_endpoint()?
+                .unwrap_or_else(|_| endpoint.address.clone()),
+            Direction::Connect => endpoint.address.clone(),
+        };
+        let fd = socket.get_fd()?;
+        // SAFETY: `ZMQ_FD` belongs to the socket, which `ZmqFd` owns: the descriptor stays
+        // open and the same until the `AsyncFd` (and with it the socket) is dropped.
+        let inner =
+            unsafe { AsyncFd::register_with_interest(ZmqFd { socket, fd }, Interest::READABLE) }
+                .map_err(|e| io_to_zmq(e.into()))?;
+        Ok(AsyncSocket { inner, endpoint })
+    }
+
+    /// The address the socket is bound or connected to; for a bound wildcard port, the port
+    /// the system chose.
+    pub(crate) fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    fn socket(&self) -> &zmq::Socket {
+        &self.inner.get_ref().socket
+    }
+
+    /// Waits until libzmq reports `event` on the socket.
+    ///
+    /// `ZMQ_FD` only signals that the socket's events may have changed, so the truth is
+    /// always read from `ZMQ_EVENTS`, after clearing tokio's readiness so no edge is lost.
+    ///
+    /// Methods take `&mut self` so that a future holding the socket is `Send` although a
+    /// libzmq socket is not `Sync`.
+    pub(crate) async fn ready(&mut self, event: zmq::PollEvents) -> Result<(), zmq::Error> {
+        loop {
+            if self.socket().get_events()?.contains(event) {
+                return Ok(());
+            }
+            let mut guard = self.inner.readable_mut().await.map_err(io_to_zmq)?;
+            guard.clear_ready();
+        }
+    }
+
+    /// Receives one message part without waiting; `Ok(false)` when none is queued.
+    pub(crate) fn try_recv(&mut self, msg: &mut zmq::Message) -> Result<bool, zmq::Error> {
+        match self.socket().recv(msg, zmq::DONTWAIT) {
+            Ok(()) => Ok(true),
+            Err(zmq::Error::EAGAIN) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sends one single-part message, waiting (on the reactor) while the socket cannot take
+    /// it: a PUSH socket whose peers are all at their high-water mark, or that has no peer yet.
+    pub(crate) async fn send(&mut self, data: &[u8]) -> Result<(), zmq::Error> {
+        loop {
+            match self.socket().send(data, zmq::DONTWAIT) {
+                Ok(()) => return Ok(()),
+                Err(zmq::Error::EAGAIN) => self.ready(zmq::POLLOUT).await?,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+fn io_to_zmq(e: io::Error) -> zmq::Error {
+    e.raw_os_error()
+        .map(zmq::Error::from_raw)
+        .unwrap_or(zmq::Error::EFAULT)
+}

@@ -1,0 +1,138 @@
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::core::Core;
+use crate::lifecycle::{State, Status};
+
+/// Lock-free counters of one service, shared by its loop, its tasks and its handle.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    sent: AtomicU64,
+    received: AtomicU64,
+    errors: AtomicU64,
+    started: Mutex<Option<(Instant, SystemTime)>>,
+}
+
+impl Counters {
+    pub(crate) fn sent(&self) {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn received(&self) {
+        self.received.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn error(&self) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn mark_started(&self) {
+        *self.started.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((Instant::now(), SystemTime::now()));
+    }
+
+    pub(crate) fn snapshot(&self, service: &str, state: State, status: Status) -> StatsSnapshot {
+        let started = *self.started.lock().unwrap_or_else(|e| e.into_inner());
+        let (uptime, start_time) = match started {
+            Some((instant, wall)) => (instant.elapsed(), Some(unix_seconds(wall))),
+            None => (Duration::ZERO, None),
+        };
+        let messages_sent = self.sent.load(Ordering::Relaxed);
+        let messages_received = self.received.load(Ordering::Relaxed);
+        let per_second = |n: u64| {
+            let secs = uptime.as_secs_f64();
+            if secs > 0.0 {
+                n as f64 / secs
+            } else {
+                0.0
+            }
+        };
+        StatsSnapshot {
+            service: service.to_owned(),
+            start_time,
+            uptime: uptime.as_secs_f64(),
+            messages_sent,
+            messages_received,
+            errors: self.errors.load(Ordering::Relaxed),
+            send_rate: per_second(messages_sent),
+            receive_rate: per_second(messages_received),
+            state,
+            status,
+        }
+    }
+}
+
+/// A service's statistics at one moment, with the field names of WIRE.md.
+///
+/// Counters accumulate over the service's whole life (across restarts); `start_time` and
+/// `uptime` refer to the latest start, and the rates are the counters over that uptime.
+/// `messages_received` counts every message taken off a SUB or PULL socket, well-formed or
+/// not; `errors` counts bad input, failed or panicking handlers, and failed sends.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatsSnapshot {
+    /// The service's name.
+    pub service: String,
+    /// Unix time in seconds of the latest start, if it ever started.
+    pub start_time: Option<f64>,
+    /// Seconds since the latest start.
+    pub uptime: f64,
+    /// Messages published or pushed.
+    pub messages_sent: u64,
+    /// Messages received on SUB or PULL.
+    pub messages_received: u64,
+    /// Bad input, failed handlers and failed sends.
+    pub errors: u64,
+    /// Messages sent per second of uptime.
+    pub send_rate: f64,
+    /// Messages received per second of uptime.
+    pub receive_rate: f64,
+    /// The lifecycle state.
+    pub state: State,
+    /// The health status.
+    pub status: Status,
+}
+
+impl fmt::Display for StatsSnapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: state={} status={} uptime={:.1}s sent={} ({:.1}/s) received={} ({:.1}/s) errors={}",
+            self.service,
+            self.state,
+            self.status,
+            self.uptime,
+            self.messages_sent,
+            self.send_rate,
+            self.messages_received,
+            self.receive_rate,
+            self.errors
+        )
+    }
+}
+
+/// Unix time in seconds as a float, the way the Python services write timestamps.
+pub(crate) fn unix_seconds(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Logs the service's stats every `stats_interval` until `cancel`.
+pub(crate) async fn log_stats(core: Arc<Core>, cancel: CancellationToken) {
+    let Some(period) = core.spec.stats_interval else {
+        return;
+    };
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = ticks.tick() => tracing::info!(target: "experimance::stats", "{}", core.stats()),
+        }
+    }
+}

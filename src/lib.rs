@@ -1,0 +1,118 @@
+//! # experimance
+//!
+//! Message-bus services over ZeroMQ, declared with a small DSL and wire-compatible with the
+//! Python services of the Experimance installation (`<topic> <json>` frames on PUB/SUB,
+//! bare JSON on PUSH/PULL, heartbeats, lifecycle states, statistics).
+//!
+//! A service is a struct with [`macro@service`] and an impl block with [`macro@handlers`]:
+//!
+//! ```no_run
+//! use experimance::{handlers, service, Context, Runner};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, Deserialize, Serialize)]
+//! struct EraChanged {
+//!     era: String,
+//! }
+//!
+//! #[service(pub = "tcp://*:5555", sub = "tcp://localhost:5556", topics = ["era"])]
+//! #[derive(Default)]
+//! struct Coordinator {
+//!     eras_seen: u64,
+//! }
+//!
+//! #[handlers]
+//! impl Coordinator {
+//!     #[topic("era")]
+//!     async fn on_era(&mut self, msg: EraChanged, ctx: &Context<Self>) -> Result<(), experimance::Error> {
+//!         self.eras_seen += 1;
+//!         ctx.publish_to("coordinator.ack", &serde_json::json!({"type": "Ack", "era": msg.era})).await
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), experimance::Error> {
+//!     experimance::init_logging();
+//!     Runner::new(Coordinator::default()).run().await
+//! }
+//! ```
+//!
+//! The macros expand to an implementation of the runtime's [`Service`] and [`Handlers`]
+//! traits: a spec (addresses, topics, intervals) and a `match` that decodes each message into
+//! its handler's type. The [`Runner`] owns sockets, the message loop, heartbeats, statistics,
+//! signals and the lifecycle.
+//!
+//! ## Concurrency
+//! The handlers, timers and hooks of one service run one at a time against `&mut self`, in
+//! the service's own task: no locks are needed for its state. Different services run
+//! concurrently. Background tasks started with [`Context::spawn`] run concurrently with the
+//! handlers and do not get `&mut self`.
+#![warn(missing_docs)]
+
+pub use experimance_runtime::*;
+
+/// Declares a service on a struct.
+///
+/// ```
+/// # use experimance::{handlers, service};
+/// #[service(
+///     name = "MyController",                    // default: the struct's name
+///     pub = "tcp://*:5555",                     // PUB socket (binds)
+///     sub = "tcp://localhost:5556",             // SUB socket (connects)
+///     push = "tcp://*:5557",                    // PUSH socket (binds)
+///     pull = "tcp://*:5558",                    // PULL socket (connects; `@` forces bind)
+///     topics = ["worker.status"],               // SUB prefixes; default: the handlers' topics
+///     heartbeat = "controller.heartbeat",       // heartbeat topic; default "heartbeat"
+///     heartbeat_interval = "5s",                // default "5s"
+///     stats_interval = "10s",                   // default "10s"; "off" disables the stats log
+///     service_type = "controller",              // default: derived from the sockets
+/// )]
+/// struct MyController;
+/// # #[handlers] impl MyController {}
+/// ```
+///
+/// Addresses take `@` (bind) or `>` (connect) prefixes; without one, PUB and PUSH bind and
+/// SUB and PULL connect. Each can be replaced at run time by the environment variable
+/// `EXPERIMANCE_<NAME>_<ROLE>` (see [`env_var_name`]) or by [`Runner::with_address`].
+///
+/// Mistakes are compile errors at the offending token: unknown or repeated keys, malformed
+/// addresses, durations and topics, and a `sub` with nothing to subscribe to.
+pub use experimance_macros::service;
+
+/// Marks the impl block that holds a service's handlers.
+///
+/// | attribute | signature | called for |
+/// |---|---|---|
+/// | `#[topic("era")]` | `async fn(&mut self, msg: T [, ctx: &Context<Self>])` | SUB messages whose topic is exactly `era` |
+/// | `#[catch_all]` | `async fn(&mut self, topic: &str, msg: T [, ctx])` | SUB messages no `#[topic]` handler takes |
+/// | `#[task]` | `async fn(&mut self, msg: T [, ctx])` | PULL messages |
+/// | `#[every("250ms")]` | `async fn(&mut self [, ctx])` | periodically; no drift, no pile-up |
+/// | `#[on_start]` | `async fn(&mut self [, ctx])` | after the sockets are up, before messages flow; an error aborts the start |
+/// | `#[on_stop]` | `async fn(&mut self [, ctx])` | after a stop is requested, before the sockets close |
+///
+/// `T` is any `serde::de::DeserializeOwned` type (`serde_json::Value` for untyped JSON).
+/// Handlers return `()` or `Result<(), E>` with `E: Display`. A message that does not decode
+/// into `T`, a handler that returns an error, and a handler that panics are counted in the
+/// stats' `errors` and logged at warn with the topic and a preview; the service keeps
+/// running. `&self` works in place of `&mut self`.
+///
+/// ```
+/// use experimance::{handlers, service, Context};
+///
+/// #[service(sub = "tcp://localhost:5555")]
+/// struct Display;
+///
+/// #[handlers]
+/// impl Display {
+///     #[topic("era")]
+///     async fn on_era(&mut self, msg: serde_json::Value) {
+///         println!("era: {msg}");
+///     }
+///
+///     #[every("1s")]
+///     async fn tick(&mut self, ctx: &Context<Self>) {
+///         println!("{}", ctx.stats());
+///     }
+/// }
+/// ```
+pub use experimance_macros::handlers;
