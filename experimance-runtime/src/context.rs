@@ -46,7 +46,7 @@ impl<S: Service> Context<S> {
     }
 
     /// The service's name.
-    pub fn name(&self) -> &'static str {
+    pub fn name(&self) -> &str {
         self.core.name()
     }
 

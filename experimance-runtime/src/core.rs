@@ -30,6 +30,7 @@ pub(crate) struct Outbox {
 
 pub(crate) struct Core {
     pub(crate) spec: &'static ServiceSpec,
+    name: String,
     pub(crate) counters: Counters,
     pub(crate) lifecycle: watch::Sender<Lifecycle>,
     pub(crate) failure: Mutex<Option<Error>>,
@@ -41,11 +42,12 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    pub(crate) fn new(spec: &'static ServiceSpec) -> Core {
+    pub(crate) fn new(spec: &'static ServiceSpec, name: String) -> Core {
         let cancel = CancellationToken::new();
         cancel.cancel();
         Core {
             spec,
+            name,
             counters: Counters::default(),
             lifecycle: watch::Sender::new(Lifecycle {
                 state: State::Initialized,
@@ -60,8 +62,8 @@ impl Core {
         }
     }
 
-    pub(crate) fn name(&self) -> &'static str {
-        self.spec.name
+    pub(crate) fn name(&self) -> &str {
+        &self.name
     }
 
     pub(crate) fn lifecycle(&self) -> Lifecycle {

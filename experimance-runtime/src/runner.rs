@@ -44,7 +44,7 @@ impl<S: Service> Runner<S> {
     /// Wraps `service`; its state is `initialized`.
     pub fn new(service: S) -> Self {
         Runner {
-            core: Arc::new(Core::new(&S::SPEC)),
+            core: Arc::new(Core::new(&S::SPEC, S::SPEC.name.to_owned())),
             service: Arc::new(Mutex::new(Some(service))),
             overrides: Default::default(),
             linger: Duration::from_secs(1),
@@ -62,10 +62,23 @@ impl<S: Service> Runner<S> {
         assert!(
             S::SPEC.address(role).is_some(),
             "service `{}` has no {role} socket (no `{}` key in its #[service] attribute)",
-            S::SPEC.name,
+            self.name(),
             role.key()
         );
         self.overrides[role.index()] = Some(address.into());
+        self
+    }
+
+    /// Gives this instance another name than the attribute's, for several instances of one
+    /// service type (two workers, say). The name is what heartbeats, stats and logs carry,
+    /// and what the `EXPERIMANCE_<NAME>_<ROLE>` variables are looked up by.
+    ///
+    /// # Panics
+    /// If `name` is empty.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        assert!(!name.trim().is_empty(), "a service name must not be empty");
+        self.core = Arc::new(Core::new(&S::SPEC, name));
         self
     }
 
@@ -77,7 +90,7 @@ impl<S: Service> Runner<S> {
     }
 
     /// The service's name.
-    pub fn name(&self) -> &'static str {
+    pub fn name(&self) -> &str {
         self.core.name()
     }
 
@@ -114,7 +127,7 @@ impl<S: Service> Runner<S> {
         if let Some(address) = &self.overrides[role.index()] {
             return Some(address.clone());
         }
-        match std::env::var(env_var_name(S::SPEC.name, role)) {
+        match std::env::var(env_var_name(self.name(), role)) {
             Ok(address) if !address.trim().is_empty() => Some(address),
             _ => Some(declared.to_owned()),
         }
@@ -205,6 +218,7 @@ impl<S: Service> Runner<S> {
                 let outboxes = take_outboxes(&core).await;
                 close(service.1, outboxes, zmq_context).await;
                 *lock(&slot) = Some(service.0);
+                core.counters.mark_stopped();
                 core.set_state(State::Stopped);
                 tracing::info!(target: "experimance::stats", "final: {}", core.stats());
             }

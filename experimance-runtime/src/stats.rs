@@ -16,6 +16,7 @@ pub(crate) struct Counters {
     received: AtomicU64,
     errors: AtomicU64,
     started: Mutex<Option<(Instant, SystemTime)>>,
+    stopped: Mutex<Option<Instant>>,
 }
 
 impl Counters {
@@ -34,12 +35,22 @@ impl Counters {
     pub(crate) fn mark_started(&self) {
         *self.started.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((Instant::now(), SystemTime::now()));
+        *self.stopped.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Freezes `uptime` until the next start.
+    pub(crate) fn mark_stopped(&self) {
+        *self.stopped.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
     }
 
     pub(crate) fn snapshot(&self, service: &str, state: State, status: Status) -> StatsSnapshot {
         let started = *self.started.lock().unwrap_or_else(|e| e.into_inner());
+        let stopped = *self.stopped.lock().unwrap_or_else(|e| e.into_inner());
         let (uptime, start_time) = match started {
-            Some((instant, wall)) => (instant.elapsed(), Some(unix_seconds(wall))),
+            Some((instant, wall)) => {
+                let end = stopped.unwrap_or_else(Instant::now);
+                (end.saturating_duration_since(instant), Some(unix_seconds(wall)))
+            }
             None => (Duration::ZERO, None),
         };
         let messages_sent = self.sent.load(Ordering::Relaxed);
