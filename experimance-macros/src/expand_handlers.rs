@@ -283,7 +283,11 @@ fn socket_check(self_ty: &Type, h: &Handler) -> Option<TokenStream> {
         }
         Kind::CatchAll | Kind::Task => {
             let (role, key, what) = match h.kind {
-                Kind::Task => (3, "pull", format!("`{}` handles PULL messages", h.method)),
+                Kind::Task => (
+                    3usize,
+                    "pull",
+                    format!("`{}` handles PULL messages", h.method),
+                ),
                 _ => (
                     1,
                     "sub",

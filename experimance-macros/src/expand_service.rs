@@ -108,6 +108,7 @@ fn service_impl(item: &ItemStruct, attr: &ServiceAttr, checked: bool) -> TokenSt
                 heartbeat_topic: #heartbeat,
                 heartbeat_interval: ::experimance::__private::Duration::from_millis(#heartbeat_ms),
                 stats_interval: #stats,
+                ..::experimance::__private::ServiceSpec::DEFAULT
             };
             #unchecked
         }

@@ -106,17 +106,19 @@ impl Endpoint {
     }
 }
 
-/// The environment variable that overrides the address of `role` for the service `name`:
-/// `EXPERIMANCE_<NAME>_<ROLE>`, with `NAME` upper-cased and every character that is not
-/// ASCII alphanumeric turned into `_`.
+/// The environment variable that overrides `key` of the service `name`:
+/// `EXPERIMANCE_<NAME>_<KEY>`, with `NAME` upper-cased and every character that is not
+/// ASCII alphanumeric turned into `_`. Keys are the roles (`PUB`, `SUB`, `PUSH`, `PULL`) for
+/// addresses, and `USERNAME`, `PASSWORD`, `ALLOW` for access control.
 ///
 /// ```
 /// use experimance_runtime::{env_var_name, Role};
 ///
 /// assert_eq!(env_var_name("MyPublisher", Role::Pub), "EXPERIMANCE_MYPUBLISHER_PUB");
 /// assert_eq!(env_var_name("image-server.1", Role::Pull), "EXPERIMANCE_IMAGE_SERVER_1_PULL");
+/// assert_eq!(env_var_name("MyPublisher", "PASSWORD"), "EXPERIMANCE_MYPUBLISHER_PASSWORD");
 /// ```
-pub fn env_var_name(name: &str, role: Role) -> String {
+pub fn env_var_name(name: &str, key: impl fmt::Display) -> String {
     let name: String = name
         .chars()
         .map(|c| {
@@ -127,5 +129,5 @@ pub fn env_var_name(name: &str, role: Role) -> String {
             }
         })
         .collect();
-    format!("EXPERIMANCE_{name}_{role}")
+    format!("EXPERIMANCE_{name}_{key}")
 }

@@ -131,4 +131,24 @@ impl<S: HasPush> Context<S> {
     pub async fn push<T: Serialize + ?Sized>(&self, message: &T) -> Result<(), Error> {
         self.core.push(message).await
     }
+
+    /// Like [`Context::push`], but gives up after `timeout` with [`Error::SendTimeout`]; the
+    /// message is then not sent (never half-sent), and the caller decides what to do.
+    pub async fn push_timeout<T: Serialize + ?Sized>(
+        &self,
+        message: &T,
+        timeout: std::time::Duration,
+    ) -> Result<(), Error> {
+        match tokio::time::timeout(timeout, self.core.push(message)).await {
+            Ok(result) => result,
+            Err(_) => {
+                self.core.counters.error();
+                Err(Error::SendTimeout {
+                    service: self.core.name().to_owned(),
+                    role: Role::Push,
+                    after: timeout,
+                })
+            }
+        }
+    }
 }

@@ -10,6 +10,7 @@ use tokio_util::task::TaskTracker;
 use crate::address::Role;
 use crate::error::Error;
 use crate::lifecycle::{State, Status};
+use crate::liveness::Peers;
 use crate::service::ServiceSpec;
 use crate::socket::AsyncSocket;
 use crate::stats::{Counters, StatsSnapshot};
@@ -39,6 +40,7 @@ pub(crate) struct Core {
     pub(crate) pusher: tokio::sync::Mutex<Option<Outbox>>,
     pub(crate) cancel: Mutex<CancellationToken>,
     pub(crate) tasks: TaskTracker,
+    pub(crate) peers: Peers,
 }
 
 impl Core {
@@ -59,6 +61,7 @@ impl Core {
             pusher: tokio::sync::Mutex::new(None),
             cancel: Mutex::new(cancel),
             tasks: TaskTracker::new(),
+            peers: Peers::default(),
         }
     }
 
@@ -80,7 +83,9 @@ impl Core {
 
     pub(crate) fn stats(&self) -> StatsSnapshot {
         let l = self.lifecycle();
-        self.counters.snapshot(self.name(), l.state, l.status)
+        let mut stats = self.counters.snapshot(self.name(), l.state, l.status);
+        stats.peers = self.peers.snapshot();
+        stats
     }
 
     pub(crate) fn cancel_token(&self) -> CancellationToken {

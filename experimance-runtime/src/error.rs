@@ -71,6 +71,26 @@ pub enum Error {
         /// What the task reported (its error, or its panic message).
         message: String,
     },
+    /// The configuration is invalid or asks for something this build cannot do.
+    #[error("service `{service}`: {message}")]
+    Config {
+        /// The service's name.
+        service: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A send did not complete in time (a PUSH whose peers stayed full); nothing was sent.
+    #[error(
+        "service `{service}`: {role} send timed out after {after:?}; the message was not sent"
+    )]
+    SendTimeout {
+        /// The service's name.
+        service: String,
+        /// The socket's role.
+        role: Role,
+        /// The timeout.
+        after: std::time::Duration,
+    },
     /// Installing the signal handlers failed.
     #[error("cannot install signal handlers: {0}")]
     Signal(#[source] std::io::Error),

@@ -6,25 +6,30 @@
 #![warn(missing_docs)]
 
 mod address;
+mod auth;
 mod context;
 mod core;
 mod dispatch;
 mod error;
 mod heartbeat;
 mod lifecycle;
+mod liveness;
 mod logging;
 mod runner;
 mod service;
+mod settings;
 mod socket;
 mod stats;
 pub mod wire;
 
 pub use address::{env_var_name, Direction, Endpoint, Role};
+pub use auth::{Auth, Network};
 pub use context::Context;
 pub use dispatch::{decode, outcome, DispatchResult, Handled, Outcome};
 pub use error::{Error, HandlerError};
 pub use heartbeat::Heartbeat;
 pub use lifecycle::{State, Status};
+pub use liveness::{Liveness, PeerStatus, MISSED_INTERVALS};
 pub use logging::init_logging;
 pub use runner::Runner;
 pub use service::{Handlers, HasPub, HasPush, Service, ServiceSpec};
@@ -33,6 +38,7 @@ pub use stats::StatsSnapshot;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::dispatch::{decode, outcome, DispatchResult, Handled};
+    pub use crate::liveness::Liveness;
     pub use crate::service::{Handlers, HasPub, HasPush, Service, ServiceSpec};
     pub use crate::Context;
     pub use ::core::time::Duration;

@@ -8,16 +8,19 @@ use tokio::time::{Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::address::{env_var_name, Endpoint, Role};
+use crate::address::{Endpoint, Role};
 use crate::context::Context;
 use crate::core::{lock, Core, Outbox};
 use crate::dispatch::{CatchUnwind, DispatchResult, Handled};
 use crate::error::{Error, HandlerError};
+use crate::heartbeat::Heartbeat;
 use crate::lifecycle::{State, Status};
+use crate::liveness::Liveness;
 use crate::service::Service;
-use crate::socket::{AsyncSocket, SocketOptions};
+use crate::settings::{Overrides, Settings};
+use crate::socket::AsyncSocket;
 use crate::stats::StatsSnapshot;
-use crate::{heartbeat, stats, wire};
+use crate::{auth, heartbeat, stats, wire};
 
 /// How many queued messages one socket may hand over before the loop looks at its other
 /// sockets, timers and stop requests again.
@@ -36,8 +39,7 @@ const TASK_GRACE: Duration = Duration::from_secs(2);
 pub struct Runner<S: Service> {
     core: Arc<Core>,
     service: Arc<Mutex<Option<S>>>,
-    overrides: [Option<String>; 4],
-    linger: Duration,
+    overrides: Overrides,
 }
 
 impl<S: Service> Runner<S> {
@@ -46,8 +48,7 @@ impl<S: Service> Runner<S> {
         Runner {
             core: Arc::new(Core::new(&S::SPEC, S::SPEC.name.to_owned())),
             service: Arc::new(Mutex::new(Some(service))),
-            overrides: Default::default(),
-            linger: Duration::from_secs(1),
+            overrides: Overrides::default(),
         }
     }
 
@@ -65,7 +66,47 @@ impl<S: Service> Runner<S> {
             self.name(),
             role.key()
         );
-        self.overrides[role.index()] = Some(address.into());
+        self.overrides.addresses[role.index()] = Some(address.into());
+        self
+    }
+
+    /// Sets the high-water mark (in messages) of the `role` socket, over the `hwm` key.
+    pub fn with_hwm(mut self, role: Role, hwm: i32) -> Self {
+        self.overrides.hwm[role.index()] = Some(hwm);
+        self
+    }
+
+    /// Sets the largest message SUB and PULL accept, over the `max_message_size` key.
+    pub fn with_max_message_size(mut self, bytes: i64) -> Self {
+        self.overrides.max_message_size = Some(bytes);
+        self
+    }
+
+    /// Sets how long a stop may spend handling what was already received and flushing
+    /// what was queued to send, over the `drain_timeout` key.
+    pub fn with_drain_timeout(mut self, timeout: Duration) -> Self {
+        self.overrides.drain_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the ZMTP heartbeat period (`None` turns ZMTP heartbeats off), over the
+    /// `zmtp_heartbeat` key.
+    pub fn with_zmtp_heartbeat(mut self, period: Option<Duration>) -> Self {
+        self.overrides.zmtp_heartbeat = Some(period);
+        self
+    }
+
+    /// Sets the PLAIN credentials (`None` turns PLAIN off), over the `username` and
+    /// `password` keys and the `EXPERIMANCE_<NAME>_USERNAME` / `_PASSWORD` variables.
+    pub fn with_plain(mut self, credentials: Option<(&str, &str)>) -> Self {
+        self.overrides.plain = Some(credentials.map(|(u, p)| (u.to_owned(), p.to_owned())));
+        self
+    }
+
+    /// Sets the addresses or CIDR networks allowed to connect to bound sockets (empty
+    /// allows all), over the `allow` key and the `EXPERIMANCE_<NAME>_ALLOW` variable.
+    pub fn with_allow<I: IntoIterator<Item = T>, T: Into<String>>(mut self, allow: I) -> Self {
+        self.overrides.allow = Some(allow.into_iter().map(Into::into).collect());
         self
     }
 
@@ -79,13 +120,6 @@ impl<S: Service> Runner<S> {
         let name = name.into();
         assert!(!name.trim().is_empty(), "a service name must not be empty");
         self.core = Arc::new(Core::new(&S::SPEC, name));
-        self
-    }
-
-    /// How long closing the sockets may wait for queued outgoing messages (`ZMQ_LINGER`);
-    /// default 1 s.
-    pub fn with_linger(mut self, linger: Duration) -> Self {
-        self.linger = linger;
         self
     }
 
@@ -123,14 +157,7 @@ impl<S: Service> Runner<S> {
     /// The address `role` will use: the override, else the environment variable, else the
     /// attribute; `None` if the service has no such socket.
     pub fn address(&self, role: Role) -> Option<String> {
-        let declared = S::SPEC.address(role)?;
-        if let Some(address) = &self.overrides[role.index()] {
-            return Some(address.clone());
-        }
-        match std::env::var(env_var_name(self.name(), role)) {
-            Ok(address) if !address.trim().is_empty() => Some(address),
-            _ => Some(declared.to_owned()),
-        }
+        self.overrides.address(&S::SPEC, self.name(), role)
     }
 
     /// Opens the sockets, runs `#[on_start]`, and starts handling messages, heartbeats,
@@ -154,9 +181,12 @@ impl<S: Service> Runner<S> {
         *lock(&core.failure) = None;
         core.set_status(Status::Healthy);
 
-        let zmq_context = zmq::Context::new();
-        let mut sockets = match self.open_sockets(&zmq_context) {
-            Ok(sockets) => sockets,
+        let opened = self
+            .overrides
+            .resolve(&S::SPEC, self.name())
+            .and_then(|settings| self.open(settings));
+        let mut opened = match opened {
+            Ok(opened) => opened,
             Err(e) => {
                 *lock(&self.service) = Some(service);
                 core.lifecycle.send_modify(|l| {
@@ -167,13 +197,13 @@ impl<S: Service> Runner<S> {
             }
         };
         *lock(&core.endpoints) =
-            std::array::from_fn(|i| sockets[i].as_ref().map(|s| s.endpoint().to_owned()));
+            std::array::from_fn(|i| opened.sockets[i].as_ref().map(|s| s.endpoint().to_owned()));
         let cancel = CancellationToken::new();
         *lock(&core.cancel) = cancel.clone();
         core.tasks.reopen();
         core.counters.mark_started();
-        *core.publisher.lock().await = sockets[Role::Pub.index()].take().map(Outbox::new);
-        *core.pusher.lock().await = sockets[Role::Push.index()].take().map(Outbox::new);
+        *core.publisher.lock().await = opened.take(Role::Pub).map(Outbox::new);
+        *core.pusher.lock().await = opened.take(Role::Push).map(Outbox::new);
 
         let ctx = Context::<S>::new(Arc::clone(core));
         let span = tracing::info_span!("service", name = core.name());
@@ -182,8 +212,7 @@ impl<S: Service> Runner<S> {
             .await;
         if let Some(message) = hook_failure(started) {
             cancel.cancel();
-            let outboxes = self.take_outboxes().await;
-            close(sockets, outboxes, zmq_context).await;
+            opened.close(core, Duration::ZERO).await;
             *lock(&self.service) = Some(service);
             core.lifecycle.send_modify(|l| {
                 l.state = State::Stopped;
@@ -206,18 +235,21 @@ impl<S: Service> Runner<S> {
         let serve = Serve {
             service,
             ctx,
-            sub: sockets[Role::Sub.index()].take(),
-            pull: sockets[Role::Pull.index()].take(),
+            sub: opened.take(Role::Sub),
+            pull: opened.take(Role::Pull),
             cancel,
+            drain_timeout: opened.settings.drain_timeout,
         };
         let slot = Arc::clone(&self.service);
         let core = Arc::clone(core);
         tokio::spawn(
             async move {
-                let service = serve.run().await;
-                let outboxes = take_outboxes(&core).await;
-                close(service.1, outboxes, zmq_context).await;
-                *lock(&slot) = Some(service.0);
+                let (service, [sub, pull], flush_by) = serve.run().await;
+                opened.sockets[Role::Sub.index()] = sub;
+                opened.sockets[Role::Pull.index()] = pull;
+                let linger = flush_by.saturating_duration_since(tokio::time::Instant::now());
+                opened.close(&core, linger).await;
+                *lock(&slot) = Some(service);
                 core.counters.mark_stopped();
                 core.set_state(State::Stopped);
                 tracing::info!(target: "experimance::stats", "final: {}", core.stats());
@@ -303,55 +335,108 @@ impl<S: Service> Runner<S> {
         }
     }
 
-    fn open_sockets(&self, context: &zmq::Context) -> Result<[Option<AsyncSocket>; 4], Error> {
-        let options = SocketOptions {
-            linger_ms: i32::try_from(self.linger.as_millis()).unwrap_or(i32::MAX),
+    fn open(&self, settings: Settings) -> Result<Opened, Error> {
+        let context = zmq::Context::new();
+        let zap = if settings.auth.enabled() {
+            let socket = auth::bind_handler(&context).map_err(|e| Error::Config {
+                service: self.name().to_owned(),
+                message: format!("cannot start the ZAP handler: {e}"),
+            })?;
+            let cancel = CancellationToken::new();
+            let task = tokio::spawn(auth::serve(
+                socket,
+                settings.auth.clone(),
+                self.name().to_owned(),
+                cancel.clone(),
+            ));
+            Some((task, cancel))
+        } else {
+            None
         };
-        let topics = S::SPEC.topics.unwrap_or(S::TOPICS);
-        let mut sockets: [Option<AsyncSocket>; 4] = Default::default();
+        let mut opened = Opened {
+            context,
+            sockets: Default::default(),
+            zap,
+            settings,
+        };
+        let mut topics: Vec<&str> = S::SPEC.topics.unwrap_or(S::TOPICS).to_vec();
+        for watched in S::SPEC.watch {
+            if !topics.contains(watched) {
+                topics.push(watched);
+            }
+        }
         for role in Role::ALL {
-            let Some(address) = self.address(role) else {
+            let Some(address) = opened.settings.addresses[role.index()].clone() else {
                 continue;
             };
             let endpoint = Endpoint::parse(role, &address);
-            let socket = AsyncSocket::open(context, role, &endpoint, &options, topics).map_err(
-                |source| Error::Socket {
-                    service: self.name().to_owned(),
-                    role,
-                    endpoint: address.clone(),
-                    source,
-                },
-            )?;
-            sockets[role.index()] = Some(socket);
+            let socket = AsyncSocket::open(
+                &opened.context,
+                role,
+                &endpoint,
+                &opened.settings.sockets[role.index()],
+                &topics,
+            );
+            match socket {
+                Ok(socket) => opened.sockets[role.index()] = Some(socket),
+                Err(source) => {
+                    let core = Arc::clone(&self.core);
+                    tokio::spawn(async move { opened.close(&core, Duration::ZERO).await });
+                    return Err(Error::Socket {
+                        service: self.name().to_owned(),
+                        role,
+                        endpoint: address,
+                        source,
+                    });
+                }
+            }
         }
-        Ok(sockets)
-    }
-
-    async fn take_outboxes(&self) -> [Option<Outbox>; 2] {
-        take_outboxes(&self.core).await
+        Ok(opened)
     }
 }
 
-async fn take_outboxes(core: &Core) -> [Option<Outbox>; 2] {
-    [
-        core.publisher.lock().await.take(),
-        core.pusher.lock().await.take(),
-    ]
-}
-
-/// Closes sockets and terminates their libzmq context off the reactor: termination waits up
-/// to the linger for queued messages to leave.
-async fn close<const N: usize>(
-    sockets: [Option<AsyncSocket>; N],
-    outboxes: [Option<Outbox>; 2],
+/// The libzmq context of one run, its sockets, and its ZAP handler.
+struct Opened {
     context: zmq::Context,
-) {
-    let _ = tokio::task::spawn_blocking(move || {
-        drop(sockets);
-        drop(outboxes);
-        drop(context);
-    })
-    .await;
+    sockets: [Option<AsyncSocket>; 4],
+    zap: Option<(tokio::task::JoinHandle<AsyncSocket>, CancellationToken)>,
+    settings: Settings,
+}
+
+impl Opened {
+    fn take(&mut self, role: Role) -> Option<AsyncSocket> {
+        self.sockets[role.index()].take()
+    }
+
+    /// Closes every socket (taking the sending ones back from `core`) and terminates the
+    /// context off the reactor: termination waits up to `linger` for queued messages.
+    async fn close(mut self, core: &Core, linger: Duration) {
+        if let Some(outbox) = core.publisher.lock().await.take() {
+            self.sockets[Role::Pub.index()] = Some(outbox.socket);
+        }
+        if let Some(outbox) = core.pusher.lock().await.take() {
+            self.sockets[Role::Push.index()] = Some(outbox.socket);
+        }
+        for socket in self.sockets.iter().flatten() {
+            let _ = socket.set_linger(linger);
+        }
+        let zap = match self.zap.take() {
+            Some((task, cancel)) => {
+                cancel.cancel();
+                task.await.ok()
+            }
+            None => None,
+        };
+        let Opened {
+            context, sockets, ..
+        } = self;
+        let _ = tokio::task::spawn_blocking(move || {
+            drop(sockets);
+            drop(zap);
+            drop(context);
+        })
+        .await;
+    }
 }
 
 async fn first_signal(
@@ -379,12 +464,13 @@ struct Serve<S: Service> {
     sub: Option<AsyncSocket>,
     pull: Option<AsyncSocket>,
     cancel: CancellationToken,
+    drain_timeout: Duration,
 }
 
 impl<S: Service> Serve<S> {
-    /// Handles messages and timers until cancelled, then shuts down; gives back the service
-    /// and its receiving sockets.
-    async fn run(mut self) -> (S, [Option<AsyncSocket>; 2]) {
+    /// Handles messages and timers until cancelled, then shuts down; gives back the service,
+    /// its receiving sockets, and the deadline for flushing what is queued to send.
+    async fn run(mut self) -> (S, [Option<AsyncSocket>; 2], tokio::time::Instant) {
         let core = self.core();
         let mut timers: Vec<Interval> = S::TIMERS
             .iter()
@@ -394,27 +480,25 @@ impl<S: Service> Serve<S> {
                 t
             })
             .collect();
+        let watching = !S::SPEC.watch.is_empty() && self.sub.is_some();
+        let mut liveness = tokio::time::interval(S::SPEC.peer_interval / 2);
+        liveness.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut msg = zmq::Message::new();
+        let mut failed = false;
         loop {
             tokio::select! {
                 _ = self.cancel.cancelled() => break,
                 ready = readable(self.sub.as_mut()) => {
-                    if let Err(e) = ready {
+                    if let Err(e) = ready.and(self.drain(Role::Sub, &mut msg).await) {
                         self.fatal(Role::Sub, e);
-                        break;
-                    }
-                    if let Err(e) = self.drain(Role::Sub, &mut msg).await {
-                        self.fatal(Role::Sub, e);
+                        failed = true;
                         break;
                     }
                 }
                 ready = readable(self.pull.as_mut()) => {
-                    if let Err(e) = ready {
+                    if let Err(e) = ready.and(self.drain(Role::Pull, &mut msg).await) {
                         self.fatal(Role::Pull, e);
-                        break;
-                    }
-                    if let Err(e) = self.drain(Role::Pull, &mut msg).await {
-                        self.fatal(Role::Pull, e);
+                        failed = true;
                         break;
                     }
                 }
@@ -422,9 +506,19 @@ impl<S: Service> Serve<S> {
                     let result = CatchUnwind(self.service.on_timer(index, &self.ctx)).await;
                     report(&core, S::TIMERS[index].0, None, result);
                 }
+                _ = liveness.tick(), if watching => {
+                    let timeout = S::SPEC.peer_interval * crate::liveness::MISSED_INTERVALS;
+                    for peer in core.peers.expire(timeout) {
+                        self.peer_changed(&peer, Liveness::Lost).await;
+                    }
+                }
             }
         }
         core.set_state(State::Stopping);
+        let flush_by = tokio::time::Instant::now() + self.drain_timeout;
+        if !failed {
+            self.drain_received(&mut msg, flush_by).await;
+        }
         let stopped = CatchUnwind(self.service.on_stop(&self.ctx)).await;
         if let Some(message) = hook_failure(stopped) {
             core.counters.error();
@@ -441,7 +535,26 @@ impl<S: Service> Serve<S> {
         if S::SPEC.address(Role::Pub).is_some() {
             heartbeat::beat(&core).await;
         }
-        (self.service, [self.sub, self.pull])
+        (self.service, [self.sub, self.pull], flush_by)
+    }
+
+    /// Handles what the receiving sockets already hold, until they are empty or `deadline`.
+    async fn drain_received(&mut self, msg: &mut zmq::Message, deadline: tokio::time::Instant) {
+        for role in [Role::Sub, Role::Pull] {
+            while tokio::time::Instant::now() < deadline {
+                match self.drain(role, msg).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        }
+    }
+
+    async fn peer_changed(&mut self, peer: &str, liveness: Liveness) {
+        let core = self.core();
+        tracing::info!(peer, %liveness, "peer liveness changed");
+        let result = CatchUnwind(self.service.on_peer(peer, liveness, &self.ctx)).await;
+        report(&core, "on_peer", None, result);
     }
 
     fn core(&self) -> Arc<Core> {
@@ -461,20 +574,22 @@ impl<S: Service> Serve<S> {
         );
     }
 
-    /// Handles up to [`BATCH`] queued messages of `role` without waiting.
-    async fn drain(&mut self, role: Role, msg: &mut zmq::Message) -> Result<(), zmq::Error> {
+    /// Handles up to [`BATCH`] queued messages of `role` without waiting; returns how many.
+    async fn drain(&mut self, role: Role, msg: &mut zmq::Message) -> Result<usize, zmq::Error> {
         let core = self.core();
-        let socket = match role {
-            Role::Sub => self.sub.as_mut(),
-            _ => self.pull.as_mut(),
-        };
-        let Some(socket) = socket else {
-            return Ok(());
-        };
+        let mut handled = 0;
         for _ in 0..BATCH {
+            let socket = match role {
+                Role::Sub => self.sub.as_mut(),
+                _ => self.pull.as_mut(),
+            };
+            let Some(socket) = socket else {
+                break;
+            };
             if !socket.try_recv(msg)? {
                 break;
             }
+            handled += 1;
             core.counters.received();
             if msg.get_more() {
                 let mut parts = 1;
@@ -493,6 +608,9 @@ impl<S: Service> Serve<S> {
             }
             match wire::split_frame(bytes) {
                 Ok((topic, payload)) => {
+                    if S::SPEC.watch.contains(&topic) {
+                        self.heard(topic, payload).await;
+                    }
                     let result =
                         CatchUnwind(self.service.dispatch_topic(topic, payload, &self.ctx)).await;
                     report(&core, topic, Some(payload), result);
@@ -503,7 +621,22 @@ impl<S: Service> Serve<S> {
                 }
             }
         }
-        Ok(())
+        Ok(handled)
+    }
+
+    /// Updates the liveness table from a message on a watched heartbeat topic.
+    async fn heard(&mut self, topic: &str, payload: &[u8]) {
+        match serde_json::from_slice::<Heartbeat>(payload) {
+            Ok(heartbeat) => {
+                if let Some(change) = self.core().peers.heard(&heartbeat) {
+                    self.peer_changed(&heartbeat.service, change).await;
+                }
+            }
+            Err(e) => {
+                self.core().counters.error();
+                tracing::warn!(topic, error = %e, preview = %wire::preview(payload), "not a heartbeat on a watched topic");
+            }
+        }
     }
 }
 

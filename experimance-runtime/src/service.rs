@@ -4,6 +4,7 @@ use std::time::Duration;
 use crate::address::Role;
 use crate::context::Context;
 use crate::dispatch::{DispatchResult, Handled};
+use crate::liveness::Liveness;
 
 /// The static description of a service: what `#[service(...)]` says.
 #[derive(Debug, Clone, Copy)]
@@ -22,9 +23,78 @@ pub struct ServiceSpec {
     pub heartbeat_interval: Duration,
     /// The period of the stats log (`stats_interval` key; default 10 s); `None` when `"off"`.
     pub stats_interval: Option<Duration>,
+    /// The largest message a SUB or PULL socket accepts (`max_message_size` key; default
+    /// 16 MiB). libzmq enforces it while reading, so a larger message is never buffered, and
+    /// drops the connection of the peer that sent it.
+    pub max_message_size: i64,
+    /// The high-water mark of every socket, in messages (`hwm` key); `None` keeps libzmq's
+    /// default of 1000.
+    pub hwm: Option<i32>,
+    /// How long a stop may take to handle the messages already received and to flush the
+    /// ones queued to send (`drain_timeout` key; default 5 s).
+    pub drain_timeout: Duration,
+    /// The ZMTP heartbeat period (`zmtp_heartbeat` key; default 1 s; `None` when `"off"`): a
+    /// TCP peer silent for three periods is disconnected, so dead peers are noticed.
+    pub zmtp_heartbeat: Option<Duration>,
+    /// Heartbeat topics whose senders this service follows (`watch` key): each sender is a
+    /// peer, `alive` until it misses three `peer_interval`s, then `lost`.
+    pub watch: &'static [&'static str],
+    /// The heartbeat period expected of watched peers (`peer_interval` key; default 5 s).
+    pub peer_interval: Duration,
+    /// Access control of the service's sockets.
+    pub auth: AuthSpec,
+}
+
+/// Access control as the attribute gives it; each part can be replaced at run time.
+#[derive(Clone, Copy)]
+pub struct AuthSpec {
+    /// The PLAIN username (`username` key).
+    pub username: Option<&'static str>,
+    /// The PLAIN password (`password` key); prefer the `EXPERIMANCE_<NAME>_PASSWORD`
+    /// environment variable to a password in the source.
+    pub password: Option<&'static str>,
+    /// Addresses or CIDR networks allowed to connect to bound sockets (`allow` key).
+    pub allow: &'static [&'static str],
+    /// Whether CURVE encryption is asked for (`curve` key).
+    pub curve: bool,
+}
+
+impl std::fmt::Debug for AuthSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSpec")
+            .field("username", &self.username)
+            .field("password", &self.password.map(|_| "<redacted>"))
+            .field("allow", &self.allow)
+            .field("curve", &self.curve)
+            .finish()
+    }
 }
 
 impl ServiceSpec {
+    /// The defaults of every key but `name` and `service_type`; generated specs end with
+    /// `..ServiceSpec::DEFAULT`.
+    pub const DEFAULT: ServiceSpec = ServiceSpec {
+        name: "",
+        service_type: "base",
+        addresses: [None; 4],
+        topics: None,
+        heartbeat_topic: "heartbeat",
+        heartbeat_interval: Duration::from_secs(5),
+        stats_interval: Some(Duration::from_secs(10)),
+        max_message_size: 16 * 1024 * 1024,
+        hwm: None,
+        drain_timeout: Duration::from_secs(5),
+        zmtp_heartbeat: Some(Duration::from_secs(1)),
+        watch: &[],
+        peer_interval: Duration::from_secs(5),
+        auth: AuthSpec {
+            username: None,
+            password: None,
+            allow: &[],
+            curve: false,
+        },
+    };
+
     /// The address the attribute gives for `role`, if the service has that socket.
     pub fn address(&self, role: Role) -> Option<&'static str> {
         self.addresses[role.index()]
@@ -103,6 +173,17 @@ pub trait Handlers: Sized + Send + 'static {
         ctx: &'a Context<Self>,
     ) -> impl Future<Output = DispatchResult> + Send + 'a {
         let _ = ctx;
+        async { Ok(Handled::NoHandler) }
+    }
+
+    /// The `#[on_peer]` hook: a followed peer became `alive` or `lost`.
+    fn on_peer<'a>(
+        &'a mut self,
+        peer: &'a str,
+        liveness: Liveness,
+        ctx: &'a Context<Self>,
+    ) -> impl Future<Output = DispatchResult> + Send + 'a {
+        let _ = (peer, liveness, ctx);
         async { Ok(Handled::NoHandler) }
     }
 

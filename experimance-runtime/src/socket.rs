@@ -3,6 +3,7 @@
 
 use std::io;
 use std::os::unix::io::{AsRawFd, RawFd};
+use std::time::Duration;
 
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
@@ -29,8 +30,18 @@ pub(crate) struct AsyncSocket {
 /// Socket options applied before bind/connect.
 #[derive(Debug, Clone)]
 pub(crate) struct SocketOptions {
-    pub(crate) linger_ms: i32,
+    pub(crate) linger: Duration,
+    pub(crate) hwm: Option<i32>,
+    pub(crate) max_message_size: i64,
+    pub(crate) zmtp_heartbeat: Option<Duration>,
+    /// PLAIN credentials: a bound socket is a PLAIN server, a connecting one a client.
+    pub(crate) plain: Option<(String, String)>,
+    /// Whether bound sockets ask the ZAP handler about every connection.
+    pub(crate) zap: bool,
 }
+
+/// The ZAP domain of bound sockets when access control is on.
+pub(crate) const ZAP_DOMAIN: &str = "experimance";
 
 impl AsyncSocket {
     /// Creates a socket of `role`, applies `options`, binds or connects it, and subscribes a
@@ -43,7 +54,31 @@ impl AsyncSocket {
         topics: &[&str],
     ) -> Result<AsyncSocket, zmq::Error> {
         let socket = context.socket(role.socket_type())?;
-        socket.set_linger(options.linger_ms)?;
+        socket.set_linger(millis(options.linger))?;
+        if let Some(hwm) = options.hwm {
+            socket.set_sndhwm(hwm)?;
+            socket.set_rcvhwm(hwm)?;
+        }
+        if matches!(role, Role::Sub | Role::Pull) {
+            socket.set_maxmsgsize(options.max_message_size)?;
+        }
+        if let Some(period) = options.zmtp_heartbeat {
+            socket.set_heartbeat_ivl(millis(period))?;
+            socket.set_heartbeat_timeout(millis(period * 3))?;
+            socket.set_heartbeat_ttl(millis(period * 3).min(6_553_500))?;
+        }
+        let bind = endpoint.direction == Direction::Bind;
+        if bind && options.zap {
+            socket.set_zap_domain(ZAP_DOMAIN)?;
+        }
+        if let Some((username, password)) = &options.plain {
+            if bind {
+                socket.set_plain_server(true)?;
+            } else {
+                socket.set_plain_username(Some(username))?;
+                socket.set_plain_password(Some(password))?;
+            }
+        }
         if role == Role::Sub {
             for topic in topics {
                 socket.set_subscribe(topic.as_bytes())?;
@@ -59,6 +94,11 @@ impl AsyncSocket {
                 .unwrap_or_else(|_| endpoint.address.clone()),
             Direction::Connect => endpoint.address.clone(),
         };
+        AsyncSocket::wrap(socket, endpoint)
+    }
+
+    /// Drives an already bound or connected socket.
+    pub(crate) fn wrap(socket: zmq::Socket, endpoint: String) -> Result<AsyncSocket, zmq::Error> {
         let fd = socket.get_fd()?;
         // SAFETY: `ZMQ_FD` belongs to the socket, which `ZmqFd` owns: the descriptor stays
         // open and the same until the `AsyncFd` (and with it the socket) is dropped.
@@ -66,6 +106,29 @@ impl AsyncSocket {
             unsafe { AsyncFd::register_with_interest(ZmqFd { socket, fd }, Interest::READABLE) }
                 .map_err(|e| io_to_zmq(e.into()))?;
         Ok(AsyncSocket { inner, endpoint })
+    }
+
+    /// Sets how long closing may wait for queued outgoing messages.
+    pub(crate) fn set_linger(&self, linger: Duration) -> Result<(), zmq::Error> {
+        self.socket().set_linger(millis(linger))
+    }
+
+    /// Receives one whole multipart message, waiting for it.
+    pub(crate) async fn recv_multipart(&mut self) -> Result<Vec<Vec<u8>>, zmq::Error> {
+        loop {
+            match self.socket().recv_multipart(zmq::DONTWAIT) {
+                Ok(parts) => return Ok(parts),
+                Err(zmq::Error::EAGAIN) => self.ready(zmq::POLLIN).await?,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Sends a multipart message, waiting until the socket can take it.
+    pub(crate) async fn send_multipart(&mut self, parts: &[&[u8]]) -> Result<(), zmq::Error> {
+        self.ready(zmq::POLLOUT).await?;
+        self.socket()
+            .send_multipart(parts.iter().copied(), zmq::DONTWAIT)
     }
 
     /// The address the socket is bound or connected to; for a bound wildcard port, the port
@@ -121,4 +184,8 @@ fn io_to_zmq(e: io::Error) -> zmq::Error {
     e.raw_os_error()
         .map(zmq::Error::from_raw)
         .unwrap_or(zmq::Error::EFAULT)
+}
+
+fn millis(d: Duration) -> i32 {
+    i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
 }

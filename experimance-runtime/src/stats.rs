@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -8,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::core::Core;
 use crate::lifecycle::{State, Status};
+use crate::liveness::PeerStatus;
 
 /// Lock-free counters of one service, shared by its loop, its tasks and its handle.
 #[derive(Debug, Default)]
@@ -49,7 +51,10 @@ impl Counters {
         let (uptime, start_time) = match started {
             Some((instant, wall)) => {
                 let end = stopped.unwrap_or_else(Instant::now);
-                (end.saturating_duration_since(instant), Some(unix_seconds(wall)))
+                (
+                    end.saturating_duration_since(instant),
+                    Some(unix_seconds(wall)),
+                )
             }
             None => (Duration::ZERO, None),
         };
@@ -74,6 +79,7 @@ impl Counters {
             receive_rate: per_second(messages_received),
             state,
             status,
+            peers: BTreeMap::new(),
         }
     }
 }
@@ -106,6 +112,9 @@ pub struct StatsSnapshot {
     pub state: State,
     /// The health status.
     pub status: Status,
+    /// The liveness of the peers this service follows (the `watch` key), by name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub peers: BTreeMap<String, PeerStatus>,
 }
 
 impl fmt::Display for StatsSnapshot {
@@ -122,7 +131,11 @@ impl fmt::Display for StatsSnapshot {
             self.messages_received,
             self.receive_rate,
             self.errors
-        )
+        )?;
+        for (name, peer) in &self.peers {
+            write!(f, " peer {name}={}", peer.liveness)?;
+        }
+        Ok(())
     }
 }
 
