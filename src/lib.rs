@@ -116,3 +116,8 @@ pub use experimance_macros::service;
 /// }
 /// ```
 pub use experimance_macros::handlers;
+
+/// The README's examples, compiled as doctests so they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -79,6 +79,14 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A configuration file could not be read or has a bad key.
+    #[error("configuration file `{}`: {message}", path.display())]
+    ConfigFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong, with the key and what was expected.
+        message: String,
+    },
     /// A send did not complete in time (a PUSH whose peers stayed full); nothing was sent.
     #[error(
         "service `{service}`: {role} send timed out after {after:?}; the message was not sent"

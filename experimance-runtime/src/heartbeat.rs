@@ -1,5 +1,5 @@
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -47,8 +47,8 @@ pub(crate) async fn beat(core: &Core) {
 }
 
 /// Publishes a heartbeat at once and then every interval until `cancel`.
-pub(crate) async fn run(core: Arc<Core>, cancel: CancellationToken) {
-    let mut ticks = tokio::time::interval(core.spec.heartbeat_interval);
+pub(crate) async fn run(core: Arc<Core>, period: Duration, cancel: CancellationToken) {
+    let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

@@ -7,6 +7,7 @@
 
 mod address;
 mod auth;
+mod config;
 mod context;
 mod core;
 mod dispatch;
@@ -24,6 +25,7 @@ pub mod wire;
 
 pub use address::{env_var_name, Direction, Endpoint, Role};
 pub use auth::{Auth, Network};
+pub use config::{parse_duration, Config, ServiceConfig, CONFIG_ENV};
 pub use context::Context;
 pub use dispatch::{decode, outcome, DispatchResult, Handled, Outcome};
 pub use error::{Error, HandlerError};

@@ -103,6 +103,14 @@ impl<S: Service> Runner<S> {
         self
     }
 
+    /// Uses `config` (see [`Config`](crate::Config)) instead of the file named by the
+    /// `EXPERIMANCE_CONFIG` environment variable. Its section `[services.<name>]` overrides
+    /// the attribute; environment variables and the other `with_*` settings override it.
+    pub fn with_config(mut self, config: crate::Config) -> Self {
+        self.overrides.config = Some(config);
+        self
+    }
+
     /// Sets the addresses or CIDR networks allowed to connect to bound sockets (empty
     /// allows all), over the `allow` key and the `EXPERIMANCE_<NAME>_ALLOW` variable.
     pub fn with_allow<I: IntoIterator<Item = T>, T: Into<String>>(mut self, allow: I) -> Self {
@@ -227,11 +235,17 @@ impl<S: Service> Runner<S> {
         core.set_state(State::Running);
         tracing::info!(parent: &span, endpoints = ?*lock(&core.endpoints), "service running");
         if S::SPEC.address(Role::Pub).is_some() {
-            core.tasks
-                .spawn(heartbeat::run(Arc::clone(core), cancel.clone()).instrument(span.clone()));
+            let beat = heartbeat::run(
+                Arc::clone(core),
+                opened.settings.heartbeat_interval,
+                cancel.clone(),
+            );
+            core.tasks.spawn(beat.instrument(span.clone()));
         }
-        core.tasks
-            .spawn(stats::log_stats(Arc::clone(core), cancel.clone()).instrument(span.clone()));
+        if let Some(period) = opened.settings.stats_interval {
+            let log = stats::log_stats(Arc::clone(core), period, cancel.clone());
+            core.tasks.spawn(log.instrument(span.clone()));
+        }
         let serve = Serve {
             service,
             ctx,
@@ -239,6 +253,7 @@ impl<S: Service> Runner<S> {
             pull: opened.take(Role::Pull),
             cancel,
             drain_timeout: opened.settings.drain_timeout,
+            peer_interval: opened.settings.peer_interval,
         };
         let slot = Arc::clone(&self.service);
         let core = Arc::clone(core);
@@ -465,6 +480,7 @@ struct Serve<S: Service> {
     pull: Option<AsyncSocket>,
     cancel: CancellationToken,
     drain_timeout: Duration,
+    peer_interval: Duration,
 }
 
 impl<S: Service> Serve<S> {
@@ -481,7 +497,7 @@ impl<S: Service> Serve<S> {
             })
             .collect();
         let watching = !S::SPEC.watch.is_empty() && self.sub.is_some();
-        let mut liveness = tokio::time::interval(S::SPEC.peer_interval / 2);
+        let mut liveness = tokio::time::interval(self.peer_interval / 2);
         liveness.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut msg = zmq::Message::new();
         let mut failed = false;
@@ -507,7 +523,7 @@ impl<S: Service> Serve<S> {
                     report(&core, S::TIMERS[index].0, None, result);
                 }
                 _ = liveness.tick(), if watching => {
-                    let timeout = S::SPEC.peer_interval * crate::liveness::MISSED_INTERVALS;
+                    let timeout = self.peer_interval * crate::liveness::MISSED_INTERVALS;
                     for peer in core.peers.expire(timeout) {
                         self.peer_changed(&peer, Liveness::Lost).await;
                     }

@@ -147,10 +147,7 @@ pub(crate) fn unix_seconds(t: SystemTime) -> f64 {
 }
 
 /// Logs the service's stats every `stats_interval` until `cancel`.
-pub(crate) async fn log_stats(core: Arc<Core>, cancel: CancellationToken) {
-    let Some(period) = core.spec.stats_interval else {
-        return;
-    };
+pub(crate) async fn log_stats(core: Arc<Core>, period: Duration, cancel: CancellationToken) {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -1,0 +1,212 @@
+//! Configuration files: a TOML file that overrides, per service, what the `#[service]`
+//! attribute says. The environment overrides the file, and the program overrides both.
+//!
+//! ```toml
+//! # experimance.toml
+//! [services.MyPublisher]
+//! pub = "tcp://127.0.0.1:6000"
+//! heartbeat_interval = "2s"
+//! stats_interval = "off"
+//! hwm = 5000
+//!
+//! [services.Display]
+//! sub = "tcp://10.0.0.5:6000"
+//! allow = ["10.0.0.0/24"]
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::error::Error;
+
+/// The environment variable naming the configuration file.
+pub const CONFIG_ENV: &str = "EXPERIMANCE_CONFIG";
+
+/// A parsed configuration file.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    path: PathBuf,
+    services: BTreeMap<String, ServiceConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    services: BTreeMap<String, ServiceConfig>,
+}
+
+/// What a configuration file says about one service; every key is optional.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// The PUB address.
+    #[serde(rename = "pub")]
+    pub pub_address: Option<String>,
+    /// The SUB address.
+    #[serde(rename = "sub")]
+    pub sub_address: Option<String>,
+    /// The PUSH address.
+    #[serde(rename = "push")]
+    pub push_address: Option<String>,
+    /// The PULL address.
+    #[serde(rename = "pull")]
+    pub pull_address: Option<String>,
+    /// The heartbeat period.
+    #[serde(default, deserialize_with = "duration")]
+    pub heartbeat_interval: Option<Duration>,
+    /// The stats log period; `"off"` disables it.
+    #[serde(default, deserialize_with = "duration_or_off")]
+    pub stats_interval: Option<Option<Duration>>,
+    /// The heartbeat period expected of watched peers.
+    #[serde(default, deserialize_with = "duration")]
+    pub peer_interval: Option<Duration>,
+    /// How long a stop may drain and flush.
+    #[serde(default, deserialize_with = "duration")]
+    pub drain_timeout: Option<Duration>,
+    /// The ZMTP heartbeat period; `"off"` disables ZMTP heartbeats.
+    #[serde(default, deserialize_with = "duration_or_off")]
+    pub zmtp_heartbeat: Option<Option<Duration>>,
+    /// The high-water mark of every socket, in messages.
+    pub hwm: Option<i32>,
+    /// The largest message SUB and PULL accept, in bytes.
+    pub max_message_size: Option<i64>,
+    /// The PLAIN username.
+    pub username: Option<String>,
+    /// The PLAIN password.
+    pub password: Option<String>,
+    /// Addresses or CIDR networks allowed to connect to bound sockets.
+    pub allow: Option<Vec<String>>,
+}
+
+impl ServiceConfig {
+    pub(crate) fn address(&self, index: usize) -> Option<&String> {
+        [
+            &self.pub_address,
+            &self.sub_address,
+            &self.push_address,
+            &self.pull_address,
+        ][index]
+            .as_ref()
+    }
+}
+
+impl Config {
+    /// Reads and checks `path`. A bad file or key is an error naming the file, the key and
+    /// what was expected.
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("experimance-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let path = dir.join("bad.toml");
+    /// std::fs::write(&path, "[services.A]\nheartbeat_interval = \"5 sec\"\n").unwrap();
+    /// let error = experimance_runtime::Config::load(&path).unwrap_err().to_string();
+    /// assert!(error.contains("bad.toml") && error.contains("heartbeat_interval"), "{error}");
+    /// ```
+    pub fn load(path: impl AsRef<Path>) -> Result<Config, Error> {
+        let path = path.as_ref();
+        let error = |message: String| Error::ConfigFile {
+            path: path.to_owned(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
+        let file: ConfigFile = toml::from_str(&text).map_err(|e| error(e.to_string()))?;
+        Ok(Config {
+            path: path.to_owned(),
+            services: file.services,
+        })
+    }
+
+    /// The file named by `--config PATH` (or `--config=PATH`) among the program's
+    /// arguments, else by the `EXPERIMANCE_CONFIG` environment variable; `Ok(None)` if
+    /// neither is given.
+    pub fn from_args_or_env() -> Result<Option<Config>, Error> {
+        let mut args = std::env::args().skip(1);
+        let mut path = None;
+        while let Some(arg) = args.next() {
+            if arg == "--config" {
+                path = args.next();
+            } else if let Some(p) = arg.strip_prefix("--config=") {
+                path = Some(p.to_owned());
+            }
+        }
+        match path {
+            Some(path) => Config::load(path).map(Some),
+            None => Config::from_env(),
+        }
+    }
+
+    /// The file named by `EXPERIMANCE_CONFIG`, if it is set.
+    pub fn from_env() -> Result<Option<Config>, Error> {
+        match std::env::var(CONFIG_ENV) {
+            Ok(path) if !path.is_empty() => Config::load(path).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// The file this configuration came from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// What the file says about the service `name`.
+    pub fn service(&self, name: &str) -> Option<&ServiceConfig> {
+        self.services.get(name)
+    }
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_duration(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+fn duration_or_off<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Duration>>, D::Error> {
+    let text = String::deserialize(d)?;
+    if text.trim() == "off" {
+        return Ok(Some(None));
+    }
+    parse_duration(&text)
+        .map(|d| Some(Some(d)))
+        .map_err(|e| serde::de::Error::custom(format!("{e}, or \"off\"")))
+}
+
+/// Parses `"250ms"`, `"5s"`, `"1.5s"`, `"2m"`, `"1h"` — the durations of the attribute.
+///
+/// ```
+/// use std::time::Duration;
+/// use experimance_runtime::parse_duration;
+///
+/// assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+/// assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+/// assert!(parse_duration("5 sec").is_err());
+/// ```
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    const UNITS: [(&str, f64); 4] = [("ms", 1.0), ("s", 1e3), ("m", 60e3), ("h", 3600e3)];
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale = UNITS
+        .iter()
+        .find(|(u, _)| *u == unit)
+        .map(|(_, s)| *s)
+        .ok_or_else(|| {
+            format!(
+                "expected a duration like \"250ms\", \"5s\", \"2m\" or \"1h\", found \"{text}\""
+            )
+        })?;
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("expected a duration like \"5s\", found \"{text}\""))?;
+    let millis = (value * scale).round();
+    if millis < 1.0 {
+        return Err(format!("duration \"{text}\" is shorter than 1ms"));
+    }
+    Ok(Duration::from_millis(millis as u64))
+}
