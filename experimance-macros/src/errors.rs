@@ -29,6 +29,10 @@ impl Errors {
         self.0.is_none()
     }
 
+    pub(crate) fn into_result(self) -> syn::Result<()> {
+        self.0.map_or(Ok(()), Err)
+    }
+
     pub(crate) fn into_compile_errors(self) -> TokenStream {
         self.0.map(|e| e.to_compile_error()).unwrap_or_default()
     }

@@ -23,7 +23,7 @@
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
-use syn::{ImplItem, ItemImpl, Type};
+use syn::{Generics, ImplItem, ItemImpl, Type};
 
 use crate::errors::Errors;
 use crate::handler::{take_handler, Handler, Kind};
@@ -36,14 +36,15 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
             "#[handlers] takes no arguments; addresses and topics go in #[service(...)]",
         );
     }
-    let mut item: ItemImpl = match syn::parse2(input) {
+    let mut item: ItemImpl = match syn::parse2(input.clone()) {
         Ok(item) => item,
         Err(e) => {
-            return syn::Error::new(
+            let error = syn::Error::new(
                 e.span(),
                 "#[handlers] goes on the inherent impl block of a #[service] struct",
             )
-            .to_compile_error()
+            .to_compile_error();
+            return quote!(#input #error);
         }
     };
     if let Some((_, path, _)) = &item.trait_ {
@@ -61,12 +62,13 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     check_duplicates(&handlers, &mut errors);
     let self_ty = &item.self_ty;
     let body = if errors.is_empty() {
-        handlers_impl(self_ty, &handlers)
+        handlers_impl(self_ty, &item.generics, &handlers)
     } else {
+        let (impl_generics, _, where_clause) = item.generics.split_for_impl();
         quote! {
             #[automatically_derived]
-            impl ::experimance::__private::Handlers for #self_ty {
-                const __UNCHECKED: bool = true;
+            impl #impl_generics ::experimance::__private::Handlers for #self_ty #where_clause {
+                const __UNCHECKED: ::core::primitive::bool = true;
             }
         }
     };
@@ -116,7 +118,7 @@ fn same_slot(a: &Kind, b: &Kind) -> bool {
     }
 }
 
-fn handlers_impl(self_ty: &Type, handlers: &[Handler]) -> TokenStream {
+fn handlers_impl(self_ty: &Type, generics: &Generics, handlers: &[Handler]) -> TokenStream {
     let p = quote!(::experimance::__private);
     let topics: Vec<_> = handlers
         .iter()
@@ -145,8 +147,8 @@ fn handlers_impl(self_ty: &Type, handlers: &[Handler]) -> TokenStream {
         quote! {
             fn dispatch_topic<'__exp>(
                 &'__exp mut self,
-                __exp_topic: &'__exp str,
-                __exp_payload: &'__exp [u8],
+                __exp_topic: &'__exp ::core::primitive::str,
+                __exp_payload: &'__exp [::core::primitive::u8],
                 __exp_ctx: &'__exp #p::Context<Self>,
             ) -> impl ::core::future::Future<Output = #p::DispatchResult> + ::core::marker::Send + '__exp {
                 async move {
@@ -163,7 +165,7 @@ fn handlers_impl(self_ty: &Type, handlers: &[Handler]) -> TokenStream {
         quote! {
             fn dispatch_task<'__exp>(
                 &'__exp mut self,
-                __exp_payload: &'__exp [u8],
+                __exp_payload: &'__exp [::core::primitive::u8],
                 __exp_ctx: &'__exp #p::Context<Self>,
             ) -> impl ::core::future::Future<Output = #p::DispatchResult> + ::core::marker::Send + '__exp {
                 async move { #call }
@@ -178,7 +180,7 @@ fn handlers_impl(self_ty: &Type, handlers: &[Handler]) -> TokenStream {
         quote! {
             fn on_timer<'__exp>(
                 &'__exp mut self,
-                __exp_index: usize,
+                __exp_index: ::core::primitive::usize,
                 __exp_ctx: &'__exp #p::Context<Self>,
             ) -> impl ::core::future::Future<Output = #p::DispatchResult> + ::core::marker::Send + '__exp {
                 async move {
@@ -212,12 +214,18 @@ fn handlers_impl(self_ty: &Type, handlers: &[Handler]) -> TokenStream {
         };
         quote!((#name, #p::Duration::from_millis(#ms)))
     });
-    let checks = handlers.iter().filter_map(|h| socket_check(self_ty, h));
+    // A generic impl can only belong to a generic struct, which #[service] already rejects;
+    // the checks could not name its parameters.
+    let checks = handlers
+        .iter()
+        .filter(|_| generics.params.is_empty())
+        .filter_map(|h| socket_check(self_ty, h));
+    let (impl_generics, _, where_clause) = generics.split_for_impl();
     quote! {
         #[automatically_derived]
-        impl #p::Handlers for #self_ty {
-            const TOPICS: &'static [&'static str] = &[#(#topics),*];
-            const TIMERS: &'static [(&'static str, #p::Duration)] = &[#(#timer_list),*];
+        impl #impl_generics #p::Handlers for #self_ty #where_clause {
+            const TOPICS: &'static [&'static ::core::primitive::str] = &[#(#topics),*];
+            const TIMERS: &'static [(&'static ::core::primitive::str, #p::Duration)] = &[#(#timer_list),*];
             #dispatch_topic
             #dispatch_task
             #on_timer
@@ -233,7 +241,8 @@ fn fallback_exists(handlers: &[Handler]) -> bool {
 }
 
 /// `outcome(Self::method(self, [topic,] decode::<T>(payload)?, [ctx]).await)`, with the
-/// decode bound spanned at the message type and the outcome bound at the return type.
+/// decode bound spanned at the message type, the context at the context's type and the
+/// outcome bound at the return type, so type errors land on the user's tokens.
 fn call(h: &Handler, payload: TokenStream, topic: Option<TokenStream>) -> TokenStream {
     let p = quote!(::experimance::__private);
     let method = &h.method;
@@ -242,9 +251,12 @@ fn call(h: &Handler, payload: TokenStream, topic: Option<TokenStream>) -> TokenS
         .as_ref()
         .map(|ty| quote_spanned!(syn::spanned::Spanned::span(ty)=> #p::decode::<#ty>(#payload)?,));
     let topic = topic.map(|t| quote!(#t,));
-    let ctx = h.has_context.then(|| quote!(__exp_ctx));
-    let invocation = quote!(Self::#method(self, #topic #message #ctx).await);
-    quote_spanned!(h.output_span=> #p::outcome(#invocation))
+    let ctx = h.context.map(|span| quote_spanned!(span=> __exp_ctx));
+    let output = quote_spanned!(h.output_span=> ::experimance::__private::outcome(__exp_output));
+    quote! {{
+        let __exp_output = Self::#method(self, #topic #message #ctx).await;
+        #output
+    }}
 }
 
 /// A handler whose socket the service lacks, or whose topic it does not subscribe to, is a

@@ -20,14 +20,15 @@ use crate::errors::Errors;
 use crate::service_attr::{ServiceAttr, SUB};
 
 pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
-    let item: ItemStruct = match syn::parse2(input) {
+    let item: ItemStruct = match syn::parse2(input.clone()) {
         Ok(item) => item,
         Err(e) => {
-            return syn::Error::new(
+            let error = syn::Error::new(
                 e.span(),
                 "#[service] goes on a struct: `#[service(pub = \"tcp://*:5555\")] struct MyService { ... }`",
             )
-            .to_compile_error()
+            .to_compile_error();
+            return quote!(#input #error);
         }
     };
     let mut errors = Errors::default();
@@ -38,8 +39,9 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     let body = if errors.is_empty() {
         service_impl(&item, &attr, true)
     } else {
-        // Still implement the trait, marked unchecked, so the handlers' checks stay quiet
-        // and the user sees the attribute's errors only.
+        // Still implement the trait, marked unchecked and with every socket, so the handlers'
+        // checks and `ctx.publish`/`ctx.push` stay quiet and the user sees the attribute's
+        // errors only.
         service_impl(&item, &ServiceAttr::default(), false)
     };
     let errors = errors.into_compile_errors();
@@ -82,24 +84,45 @@ fn service_impl(item: &ItemStruct, attr: &ServiceAttr, checked: bool) -> TokenSt
         )),
         None => quote!(::core::option::Option::None),
     };
+    // Only reached with generics in the fallback; the bound keeps a generic #[handlers] impl
+    // from causing errors of its own.
+    let (_, ty_generics, _) = item.generics.split_for_impl();
+    let self_is_handlers: syn::WherePredicate =
+        syn::parse_quote!(#ident #ty_generics: ::experimance::__private::Handlers);
+    let mut generics = item.generics.clone();
+    if !generics.params.is_empty() {
+        generics
+            .make_where_clause()
+            .predicates
+            .push(self_is_handlers.clone());
+    }
+    // Without a #[handlers] impl, the `Service` impl reports it; the markers must not report
+    // it again. `for<'__exp>` makes the bound non-trivial, so it is assumed, not checked.
+    let mut marker_generics = item.generics.clone();
+    marker_generics
+        .make_where_clause()
+        .predicates
+        .push(syn::parse_quote!(for<'__exp> #self_is_handlers));
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    let (marker_impl_generics, _, marker_where_clause) = marker_generics.split_for_impl();
     let markers = [(0, quote!(HasPub)), (2, quote!(HasPush))]
         .into_iter()
-        .filter(|(i, _)| attr.addresses[*i].is_some())
+        .filter(|(i, _)| !checked || attr.addresses[*i].is_some())
         .map(|(_, marker)| {
             quote! {
                 #[automatically_derived]
-                impl ::experimance::__private::#marker for #ident {}
+                impl #marker_impl_generics ::experimance::__private::#marker for #ident #ty_generics #marker_where_clause {}
             }
         });
     let unchecked = (!checked).then(|| {
         quote!(
-            const __UNCHECKED: bool = true;
+            const __UNCHECKED: ::core::primitive::bool = true;
         )
     });
     let sub_check = subscription_check(ident, attr);
     quote! {
         #[automatically_derived]
-        impl ::experimance::__private::Service for #ident {
+        impl #impl_generics ::experimance::__private::Service for #ident #ty_generics #where_clause {
             const SPEC: ::experimance::__private::ServiceSpec = ::experimance::__private::ServiceSpec {
                 name: #name,
                 service_type: #service_type,

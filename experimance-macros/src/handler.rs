@@ -39,7 +39,9 @@ pub(crate) struct Handler {
     pub(crate) method: Ident,
     /// The message type, for kinds that receive one.
     pub(crate) message: Option<Type>,
-    pub(crate) has_context: bool,
+    /// The context parameter's type, if the handler takes one: a context of another service
+    /// is reported there.
+    pub(crate) context: Option<proc_macro2::Span>,
     /// Where a wrong return type is reported.
     pub(crate) output_span: proc_macro2::Span,
 }
@@ -149,20 +151,33 @@ fn check_signature(
     if !sig.generics.params.is_empty() {
         errors_here.at(&sig.generics, "handlers cannot be generic");
     }
-    let mut inputs = sig.inputs.iter();
-    match inputs.next() {
-        Some(FnArg::Receiver(r)) if r.reference.is_some() => {}
-        Some(other) => errors_here.at(
-            other,
-            "a handler's first parameter is `&mut self` (or `&self`)",
+    let mut inputs = sig.inputs.iter().peekable();
+    match inputs.peek() {
+        Some(FnArg::Receiver(r)) => {
+            if !matches!(*r.ty, Type::Reference(_)) {
+                errors_here.at(
+                    r,
+                    "a handler borrows its service: write `&mut self` (or `&self`)",
+                );
+            }
+            inputs.next();
+        }
+        // Not consumed: counting it as the message avoids a second "missing parameter" error.
+        Some(FnArg::Typed(first)) => errors_here.at(
+            first,
+            "a handler's first parameter is `&mut self` (or `&self`); add it before this one",
         ),
-        None => errors_here.at(
-            &sig.ident,
-            format!(
-                "this handler takes no parameters; expected {}",
-                kind.signature()
-            ),
-        ),
+        None => {
+            errors.push(syn::Error::new(
+                sig.paren_token.span.join(),
+                format!(
+                    "this handler takes no parameters; expected {}",
+                    kind.signature()
+                ),
+            ));
+            errors.push_all(errors_here);
+            return None;
+        }
     }
     let rest: Vec<&syn::PatType> = inputs
         .filter_map(|arg| match arg {
@@ -174,7 +189,7 @@ fn check_signature(
     let wants_message = matches!(kind, Kind::Topic(_) | Kind::Task | Kind::CatchAll);
     let required = usize::from(wants_topic) + usize::from(wants_message);
     let mut message = None;
-    let mut has_context = false;
+    let mut context = None;
     if rest.len() < required {
         errors_here.at(
             &sig.ident,
@@ -190,12 +205,7 @@ fn check_signature(
         }
         if wants_message {
             let param = params.next().expect("counted");
-            if let Type::Reference(_) = *param.ty {
-                errors_here.at(
-                    &param.ty,
-                    "the message parameter must be an owned type that implements `serde::de::DeserializeOwned` (`String`, `serde_json::Value`, or a `#[derive(Deserialize)]` type)",
-                );
-            } else if is_context(&param.ty) {
+            if is_context(&param.ty) {
                 errors_here.at(
                     &param.ty,
                     format!(
@@ -203,12 +213,19 @@ fn check_signature(
                         kind.signature()
                     ),
                 );
+                // The message, out of place: already reported.
+                params.next();
+            } else if let Type::Reference(_) = *param.ty {
+                errors_here.at(
+                    &param.ty,
+                    "the message parameter must be an owned type that implements `serde::de::DeserializeOwned` (`String`, `serde_json::Value`, or a `#[derive(Deserialize)]` type)",
+                );
             }
             message = Some((*param.ty).clone());
         }
         if let Some(ctx) = params.next() {
             if is_context(&ctx.ty) {
-                has_context = true;
+                context = Some(context_arg_span(&ctx.ty));
             } else {
                 errors_here.at(
                     &ctx.ty,
@@ -245,7 +262,7 @@ fn check_signature(
         attr: attr.path().clone(),
         method: sig.ident.clone(),
         message,
-        has_context,
+        context,
         output_span: match &sig.output {
             ReturnType::Default => sig.ident.span(),
             ReturnType::Type(_, ty) => ty.span(),
@@ -256,10 +273,27 @@ fn check_signature(
 fn is_str_ref(ty: &Type) -> bool {
     match ty {
         Type::Reference(r) => {
-            r.mutability.is_none() && matches!(&*r.elem, Type::Path(p) if p.path.is_ident("str"))
+            r.mutability.is_none()
+                && matches!(&*r.elem, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "str"))
         }
         _ => false,
     }
+}
+
+/// The span of `S` in `&Context<S>`: where a context of the wrong service is reported. (A
+/// whole type's span is only its first token on stable.)
+fn context_arg_span(ty: &Type) -> proc_macro2::Span {
+    let arg = match ty {
+        Type::Reference(r) => match &*r.elem {
+            Type::Path(p) => p.path.segments.last().and_then(|s| match &s.arguments {
+                syn::PathArguments::AngleBracketed(a) => a.args.first(),
+                _ => None,
+            }),
+            _ => None,
+        },
+        _ => None,
+    };
+    arg.map_or_else(|| ty.span(), |a| a.span())
 }
 
 fn is_context(ty: &Type) -> bool {
@@ -270,4 +304,94 @@ fn is_context(ty: &Type) -> bool {
         return false;
     };
     r.mutability.is_none() && p.path.segments.last().is_some_and(|s| s.ident == "Context")
+}
+
+#[cfg(test)]
+mod tests {
+    use syn::ImplItemFn;
+
+    use super::{take_handler, Handler, Kind};
+    use crate::errors::Errors;
+
+    fn handler(method: ImplItemFn) -> (Option<Handler>, Vec<String>) {
+        let mut method = method;
+        let mut errors = Errors::default();
+        let handler = take_handler(&mut method, &mut errors);
+        assert!(method.attrs.is_empty(), "the handler attribute is stripped");
+        let messages = match errors.into_result() {
+            Ok(()) => Vec::new(),
+            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
+        };
+        (handler, messages)
+    }
+
+    #[test]
+    fn accepts_each_kind() {
+        let (h, errors) = handler(syn::parse_quote! {
+            #[catch_all]
+            async fn any(&self, topic: &::core::primitive::str, msg: Value, ctx: &Context<Self>) {}
+        });
+        assert!(errors.is_empty(), "{errors:?}");
+        let h = h.unwrap();
+        assert!(matches!(h.kind, Kind::CatchAll));
+        assert!(h.message.is_some() && h.context.is_some());
+
+        let (h, errors) = handler(syn::parse_quote! {
+            #[every("1m")]
+            async fn tick(&mut self) -> Result<(), Error> {}
+        });
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(matches!(h.unwrap().kind, Kind::Every(60_000)));
+    }
+
+    #[test]
+    fn a_missing_self_is_one_error() {
+        let (h, errors) = handler(syn::parse_quote! {
+            #[topic("era")]
+            async fn on_era(msg: Value) {}
+        });
+        assert!(h.is_none());
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].starts_with("a handler's first parameter is `&mut self`"));
+
+        let (_, errors) = handler(syn::parse_quote! {
+            #[topic("era")]
+            async fn on_era() {}
+        });
+        assert_eq!(errors.len(), 1, "{errors:?}");
+    }
+
+    #[test]
+    fn self_by_value_is_rejected() {
+        let (_, errors) = handler(syn::parse_quote! {
+            #[on_start]
+            async fn start(self) {}
+        });
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let (_, errors) = handler(syn::parse_quote! {
+            #[on_start]
+            async fn start(self: &mut Self) {}
+        });
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+
+    #[test]
+    fn a_context_before_the_message_is_one_error() {
+        let (_, errors) = handler(syn::parse_quote! {
+            #[task]
+            async fn work(&mut self, ctx: &Context<Self>, msg: Value) {}
+        });
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].starts_with("expected the message before the context"));
+    }
+
+    #[test]
+    fn every_mistake_is_reported() {
+        let (_, errors) = handler(syn::parse_quote! {
+            #[topic("era")]
+            #[task]
+            fn on_era<T>(&mut self, msg: &T, ctx: Context<Self>, extra: u8) {}
+        });
+        assert_eq!(errors.len(), 6, "{errors:?}");
+    }
 }

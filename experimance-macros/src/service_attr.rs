@@ -2,8 +2,7 @@
 
 use proc_macro2::TokenStream;
 use syn::meta::ParseNestedMeta;
-use syn::punctuated::Punctuated;
-use syn::{LitStr, Token};
+use syn::{Expr, ExprLit, Lit, LitStr, Token};
 
 use crate::duration::parse_millis;
 use crate::errors::{did_you_mean, Errors};
@@ -58,8 +57,8 @@ impl ServiceAttr {
             if let Err(e) = attr.parse_key(&meta) {
                 errors.push(e);
                 // Skip the rest of this key's value so the next keys are still checked.
-                if meta.input.peek(Token![=]) {
-                    let _ = meta.value().and_then(|v| v.parse::<syn::Expr>());
+                while !meta.input.is_empty() && !meta.input.peek(Token![,]) {
+                    meta.input.parse::<proc_macro2::TokenTree>()?;
                 }
             }
             Ok(())
@@ -146,34 +145,57 @@ fn set<T>(slot: &mut Option<T>, value: T, repeated: impl Fn() -> syn::Error) -> 
 fn string(meta: &ParseNestedMeta) -> syn::Result<LitStr> {
     let value = meta.value()?;
     value.parse::<LitStr>().map_err(|e| {
+        let key = meta
+            .path
+            .get_ident()
+            .map(|i| i.to_string())
+            .unwrap_or_default();
+        let example = match key.as_str() {
+            PUB | PUSH => "\"tcp://*:5555\"",
+            SUB | PULL => "\"tcp://localhost:5555\"",
+            HEARTBEAT_INTERVAL | STATS_INTERVAL => "\"5s\"",
+            HEARTBEAT => "\"my_service.heartbeat\"",
+            _ => "\"...\"",
+        };
         syn::Error::new(
             e.span(),
-            "expected a string literal, like \"tcp://*:5555\" or \"5s\"",
+            format!("`{key}` takes a string literal: `{key} = {example}`"),
         )
     })
 }
 
 fn topic_list(meta: &ParseNestedMeta) -> syn::Result<Vec<LitStr>> {
-    let value = meta.value()?;
-    let content;
-    let brackets = syn::bracketed!(content in value);
-    let topics: Punctuated<LitStr, Token![,]> = content.parse_terminated(
-        |input| {
-            input.parse::<LitStr>().map_err(|e| {
-                syn::Error::new(
-                    e.span(),
-                    "expected a topic as a string literal, like \"era\"",
-                )
-            })
-        },
-        Token![,],
-    )?;
-    if topics.is_empty() {
+    // Parsed as any expression, so a wrong value is one error at that value.
+    let value: Expr = meta.value()?.parse()?;
+    let Expr::Array(array) = value else {
+        let example = match &value {
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(s), ..
+            }) => format!("{TOPICS} = [\"{}\"]", s.value()),
+            _ => format!("{TOPICS} = [\"era\", \"idle\"]"),
+        };
+        return Err(syn::Error::new_spanned(
+            value,
+            format!("`{TOPICS}` takes a list of topics: `{example}`"),
+        ));
+    };
+    if array.elems.is_empty() {
         return Err(syn::Error::new(
-            brackets.span.join(),
+            array.bracket_token.span.join(),
             "`topics` is empty, so the SUB socket would receive nothing; list the topics, or use [\"\"] to receive every topic",
         ));
     }
+    let mut topics = Vec::new();
+    let mut errors = Errors::default();
+    for elem in array.elems {
+        match elem {
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(s), ..
+            }) => topics.push(s),
+            other => errors.at(other, "expected a topic as a string literal, like \"era\""),
+        }
+    }
+    errors.into_result()?;
     let mut seen: Vec<String> = Vec::new();
     for topic in &topics {
         if !topic.value().is_empty() {
@@ -187,7 +209,7 @@ fn topic_list(meta: &ParseNestedMeta) -> syn::Result<Vec<LitStr>> {
         }
         seen.push(topic.value());
     }
-    Ok(topics.into_iter().collect())
+    Ok(topics)
 }
 
 /// A topic as it may appear on the wire: non-empty, without spaces.
@@ -220,4 +242,84 @@ fn check_address(lit: &LitStr) -> syn::Result<()> {
             "invalid address `{text}`: expected `tcp://host:port`, `ipc://path` or `inproc://name`, optionally prefixed with `@` (bind) or `>` (connect)"
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    use super::ServiceAttr;
+    use crate::errors::Errors;
+
+    fn parse(args: proc_macro2::TokenStream) -> (ServiceAttr, Vec<String>) {
+        let mut errors = Errors::default();
+        let attr = ServiceAttr::parse(args, &mut errors);
+        let messages = match errors.into_result() {
+            Ok(()) => Vec::new(),
+            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
+        };
+        (attr, messages)
+    }
+
+    #[test]
+    fn parses_every_key() {
+        let (attr, errors) = parse(quote! {
+            name = "Ctl", pub = "tcp://*:1", sub = ">tcp://localhost:2", push = "@ipc://x",
+            pull = "inproc://y", topics = ["era", ""], heartbeat = "ctl.heartbeat",
+            heartbeat_interval = "1.5s", stats_interval = "off", service_type = "controller",
+        });
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(attr.name.unwrap().value(), "Ctl");
+        assert!(attr.addresses.iter().all(Option::is_some));
+        let topics: Vec<String> = attr.topics.unwrap().iter().map(|t| t.value()).collect();
+        assert_eq!(topics, ["era", ""]);
+        assert_eq!(attr.heartbeat_interval, Some(1500));
+        assert_eq!(attr.stats_interval, Some(None));
+    }
+
+    #[test]
+    fn reports_every_mistake_and_keeps_the_valid_keys() {
+        let (attr, errors) = parse(quote! {
+            topic = ["era"], heartbeat_interval = 5, pub = "tcp://*:1", stats_interval = "soon",
+        });
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].contains("did you mean `topics`?"));
+        assert_eq!(
+            errors[1],
+            "`heartbeat_interval` takes a string literal: `heartbeat_interval = \"5s\"`"
+        );
+        assert!(errors[2].contains("or \"off\""));
+        assert!(attr.addresses[0].is_some());
+    }
+
+    #[test]
+    fn rejects_repeated_keys() {
+        let (_, errors) = parse(quote!(pub = "tcp://*:1", pub = "tcp://*:2"));
+        assert_eq!(errors, ["`pub` specified more than once"]);
+    }
+
+    #[test]
+    fn checks_the_topic_list() {
+        let (_, errors) = parse(quote!(topics = "era"));
+        assert_eq!(
+            errors,
+            ["`topics` takes a list of topics: `topics = [\"era\"]`"]
+        );
+        let (_, errors) = parse(quote!(topics = ["era", idle, 3]));
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        let (_, errors) = parse(quote!(topics = []));
+        assert!(errors[0].starts_with("`topics` is empty"));
+        let (_, errors) = parse(quote!(topics = ["era", "era"]));
+        assert_eq!(errors, ["topic `era` is listed twice"]);
+        let (_, errors) = parse(quote!(topics = ["era changed"]));
+        assert!(errors[0].contains("contains whitespace"));
+    }
+
+    #[test]
+    fn checks_addresses() {
+        let (_, errors) = parse(quote!(sub = "localhost:5555"));
+        assert!(errors[0].starts_with("invalid address `localhost:5555`"));
+        let (_, errors) = parse(quote!(sub = "tcp://"));
+        assert_eq!(errors.len(), 1);
+    }
 }

@@ -1,0 +1,15 @@
+use experimance::{handlers, service};
+
+#[service(pull = "tcp://localhost:5555")]
+struct Worker;
+
+#[handlers]
+impl Worker {
+    #[task]
+    async fn work(&mut self, _msg: serde_json::Value) {}
+
+    #[task]
+    async fn work_harder(&mut self, _msg: serde_json::Value) {}
+}
+
+fn main() {}

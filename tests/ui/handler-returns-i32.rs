@@ -1,0 +1,14 @@
+use experimance::{handlers, service};
+
+#[service(sub = "tcp://localhost:5555")]
+struct Display;
+
+#[handlers]
+impl Display {
+    #[topic("era")]
+    async fn on_era(&mut self, _msg: serde_json::Value) -> i32 {
+        0
+    }
+}
+
+fn main() {}

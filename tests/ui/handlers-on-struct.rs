@@ -1,0 +1,6 @@
+use experimance::handlers;
+
+#[handlers]
+struct Publisher;
+
+fn main() {}
