@@ -163,3 +163,117 @@ fn env(name: &str, key: &str) -> Option<String> {
         .ok()
         .filter(|v| !v.trim().is_empty())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static SPEC: ServiceSpec = ServiceSpec {
+        name: "SettingsTest",
+        addresses: [
+            Some("tcp://*:5555"),
+            Some("tcp://localhost:5556"),
+            None,
+            None,
+        ],
+        hwm: Some(10),
+        ..ServiceSpec::DEFAULT
+    };
+
+    fn config(text: &str) -> Config {
+        let dir = std::env::temp_dir().join(format!("experimance-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!(
+            "{:x}.toml",
+            text.len() * 31 + text.bytes().map(usize::from).sum::<usize>()
+        ));
+        std::fs::write(&path, text).unwrap();
+        Config::load(&path).unwrap()
+    }
+
+    #[test]
+    fn program_beats_env_beats_file_beats_attribute() {
+        let file = config(
+            "[services.SettingsPrecedence]\npub = \"tcp://127.0.0.1:7001\"\nsub = \"tcp://127.0.0.1:7002\"\nhwm = 20\nheartbeat_interval = \"2s\"\nstats_interval = \"off\"\n",
+        );
+        let name = "SettingsPrecedence";
+        std::env::set_var("EXPERIMANCE_SETTINGSPRECEDENCE_SUB", "tcp://127.0.0.1:7003");
+        let mut overrides = Overrides {
+            config: Some(file),
+            ..Overrides::default()
+        };
+        overrides.addresses[0] = None;
+        let settings = overrides.resolve(&SPEC, name).unwrap();
+        assert_eq!(
+            settings.addresses[0].as_deref(),
+            Some("tcp://127.0.0.1:7001")
+        );
+        assert_eq!(
+            settings.addresses[1].as_deref(),
+            Some("tcp://127.0.0.1:7003")
+        );
+        assert_eq!(settings.addresses[2], None);
+        assert_eq!(settings.sockets[0].hwm, Some(20));
+        assert_eq!(settings.heartbeat_interval, Duration::from_secs(2));
+        assert_eq!(settings.stats_interval, None);
+
+        overrides.addresses[1] = Some("tcp://127.0.0.1:7004".into());
+        overrides.hwm[0] = Some(30);
+        let settings = overrides.resolve(&SPEC, name).unwrap();
+        assert_eq!(
+            settings.addresses[1].as_deref(),
+            Some("tcp://127.0.0.1:7004")
+        );
+        assert_eq!(settings.sockets[0].hwm, Some(30));
+        assert_eq!(settings.sockets[1].hwm, Some(20));
+    }
+
+    #[test]
+    fn attribute_applies_without_file_or_env() {
+        let settings = Overrides::default()
+            .resolve(&SPEC, "SettingsPlain")
+            .unwrap();
+        assert_eq!(settings.addresses[0].as_deref(), Some("tcp://*:5555"));
+        assert_eq!(settings.sockets[0].hwm, Some(10));
+        assert_eq!(settings.heartbeat_interval, Duration::from_secs(5));
+        assert!(!settings.auth.enabled());
+    }
+
+    #[test]
+    fn half_credentials_and_bad_networks_are_errors() {
+        std::env::set_var("EXPERIMANCE_SETTINGSHALF_USERNAME", "user");
+        let error = Overrides::default()
+            .resolve(&SPEC, "SettingsHalf")
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("both a username and a password"),
+            "{error}"
+        );
+        let overrides = Overrides {
+            allow: Some(vec!["10.0.0.0/40".into()]),
+            ..Overrides::default()
+        };
+        let error = overrides.resolve(&SPEC, "SettingsNet").unwrap_err();
+        assert!(error.to_string().contains("allow"), "{error}");
+    }
+
+    #[test]
+    fn bad_file_names_file_key_and_expectation() {
+        let dir =
+            std::env::temp_dir().join(format!("experimance-settings-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bad.toml");
+        std::fs::write(&path, "[services.A]\nhwm = \"many\"\n").unwrap();
+        let error = Config::load(&path).unwrap_err().to_string();
+        assert!(
+            error.contains("bad.toml") && error.contains("hwm"),
+            "{error}"
+        );
+        std::fs::write(&path, "[services.A]\nheartbeat = \"x\"\n").unwrap();
+        let error = Config::load(&path).unwrap_err().to_string();
+        assert!(
+            error.contains("unknown field") && error.contains("heartbeat"),
+            "{error}"
+        );
+    }
+}
