@@ -94,6 +94,7 @@ fn check_duplicates(handlers: &[Handler], errors: &mut Errors) {
             Kind::Task => "there is already a `#[task]` handler (a PULL socket has one)".to_owned(),
             Kind::OnStart => "there is already an `#[on_start]` hook".to_owned(),
             Kind::OnStop => "there is already an `#[on_stop]` hook".to_owned(),
+            Kind::OnPeer => "there is already an `#[on_peer]` hook".to_owned(),
             Kind::Every(_) => continue,
         };
         let span_source: TokenStream = match &handler.kind {
@@ -113,7 +114,8 @@ fn same_slot(a: &Kind, b: &Kind) -> bool {
         (Kind::CatchAll, Kind::CatchAll)
         | (Kind::Task, Kind::Task)
         | (Kind::OnStart, Kind::OnStart)
-        | (Kind::OnStop, Kind::OnStop) => true,
+        | (Kind::OnStop, Kind::OnStop)
+        | (Kind::OnPeer, Kind::OnPeer) => true,
         _ => false,
     }
 }
@@ -207,6 +209,29 @@ fn handlers_impl(self_ty: &Type, generics: &Generics, handlers: &[Handler]) -> T
     };
     let on_start = hook(|k| matches!(k, Kind::OnStart), quote!(on_start));
     let on_stop = hook(|k| matches!(k, Kind::OnStop), quote!(on_stop));
+    let on_peer = handlers.iter().find(|h| matches!(h.kind, Kind::OnPeer)).map(|h| {
+        let call = call(h, quote!(), Some(quote!(__exp_peer, __exp_liveness)));
+        quote! {
+            fn on_peer<'__exp>(
+                &'__exp mut self,
+                __exp_peer: &'__exp ::core::primitive::str,
+                __exp_liveness: #p::Liveness,
+                __exp_ctx: &'__exp #p::Context<Self>,
+            ) -> impl ::core::future::Future<Output = #p::DispatchResult> + ::core::marker::Send + '__exp {
+                async move { #call }
+            }
+        }
+    });
+    let messages = handlers.iter().filter_map(|h| {
+        let ty = h.message.as_ref()?;
+        let (kind, topic) = match &h.kind {
+            Kind::Topic(topic) => (quote!(Topic), topic.value()),
+            Kind::CatchAll => (quote!(CatchAll), String::new()),
+            _ => (quote!(Task), String::new()),
+        };
+        let type_name = type_name(ty);
+        Some(quote!(#p::MessageInfo { kind: #p::HandlerKind::#kind, topic: #topic, message_type: #type_name }))
+    });
     let timer_list = timers.iter().map(|h| {
         let name = h.method.to_string();
         let Kind::Every(ms) = h.kind else {
@@ -226,14 +251,32 @@ fn handlers_impl(self_ty: &Type, generics: &Generics, handlers: &[Handler]) -> T
         impl #impl_generics #p::Handlers for #self_ty #where_clause {
             const TOPICS: &'static [&'static ::core::primitive::str] = &[#(#topics),*];
             const TIMERS: &'static [(&'static ::core::primitive::str, #p::Duration)] = &[#(#timer_list),*];
+            const MESSAGES: &'static [#p::MessageInfo] = &[#(#messages),*];
             #dispatch_topic
             #dispatch_task
             #on_timer
             #on_start
             #on_stop
+            #on_peer
         }
         #(#checks)*
     }
+}
+
+/// The message type as the user wrote it, without the spaces token printing adds.
+fn type_name(ty: &Type) -> String {
+    let mut text = quote!(#ty).to_string();
+    for (from, to) in [
+        (" :: ", "::"),
+        (":: ", "::"),
+        (" < ", "<"),
+        ("< ", "<"),
+        (" >", ">"),
+        (" ,", ","),
+    ] {
+        text = text.replace(from, to);
+    }
+    text
 }
 
 fn fallback_exists(handlers: &[Handler]) -> bool {
@@ -290,6 +333,17 @@ fn socket_check(self_ty: &Type, h: &Handler) -> Option<TokenStream> {
                             ::core::panic!(#unsubscribed)
                         }
                     }
+                };
+            })
+        }
+        Kind::OnPeer => {
+            let message = format!(
+                "`{}` is an `#[on_peer]` hook, but `{ty}` follows no peers: add `watch = [\"<peer>.heartbeat\"]` to its #[service(...)]",
+                h.method
+            );
+            Some(quote_spanned! {attr_span(attr)=>
+                const _: () = if !#unchecked && #spec.watch.is_empty() {
+                    ::core::panic!(#message)
                 };
             })
         }

@@ -64,26 +64,7 @@ fn service_impl(item: &ItemStruct, attr: &ServiceAttr, checked: bool) -> TokenSt
         .as_ref()
         .map(|t| t.value())
         .unwrap_or_else(|| default_service_type(attr).to_owned());
-    let addresses = attr.addresses.iter().map(|a| match a {
-        Some(lit) => quote!(::core::option::Option::Some(#lit)),
-        None => quote!(::core::option::Option::None),
-    });
-    let topics = match &attr.topics {
-        Some(list) => quote!(::core::option::Option::Some(&[#(#list),*])),
-        None => quote!(::core::option::Option::None),
-    };
-    let heartbeat = attr
-        .heartbeat
-        .as_ref()
-        .map(|h| h.value())
-        .unwrap_or_else(|| "heartbeat".to_owned());
-    let heartbeat_ms = attr.heartbeat_interval.unwrap_or(5_000);
-    let stats = match attr.stats_interval.unwrap_or(Some(10_000)) {
-        Some(ms) => quote!(::core::option::Option::Some(
-            ::experimance::__private::Duration::from_millis(#ms)
-        )),
-        None => quote!(::core::option::Option::None),
-    };
+    let fields = spec_fields(attr);
     // Only reached with generics in the fallback; the bound keeps a generic #[handlers] impl
     // from causing errors of its own.
     let (_, ty_generics, _) = item.generics.split_for_impl();
@@ -126,11 +107,7 @@ fn service_impl(item: &ItemStruct, attr: &ServiceAttr, checked: bool) -> TokenSt
             const SPEC: ::experimance::__private::ServiceSpec = ::experimance::__private::ServiceSpec {
                 name: #name,
                 service_type: #service_type,
-                addresses: [#(#addresses),*],
-                topics: #topics,
-                heartbeat_topic: #heartbeat,
-                heartbeat_interval: ::experimance::__private::Duration::from_millis(#heartbeat_ms),
-                stats_interval: #stats,
+                #(#fields,)*
                 ..::experimance::__private::ServiceSpec::DEFAULT
             };
             #unchecked
@@ -138,6 +115,77 @@ fn service_impl(item: &ItemStruct, attr: &ServiceAttr, checked: bool) -> TokenSt
         #(#markers)*
         #sub_check
     }
+}
+
+/// The spec fields the attribute sets; the others keep `ServiceSpec::DEFAULT`, so the
+/// expansion shows only what the user wrote.
+fn spec_fields(attr: &ServiceAttr) -> Vec<TokenStream> {
+    let p = quote!(::experimance::__private);
+    let some = |value: TokenStream| quote!(::core::option::Option::Some(#value));
+    let none = quote!(::core::option::Option::None);
+    let millis = |ms: u64| quote!(#p::Duration::from_millis(#ms));
+    let optional_millis =
+        |ms: Option<u64>| ms.map(millis).map(some).unwrap_or_else(|| none.clone());
+    let mut fields = Vec::new();
+    if attr.addresses.iter().any(Option::is_some) {
+        let addresses = attr.addresses.iter().map(|a| match a {
+            Some(lit) => some(quote!(#lit)),
+            None => none.clone(),
+        });
+        fields.push(quote!(addresses: [#(#addresses),*]));
+    }
+    if let Some(list) = &attr.topics {
+        fields.push(quote!(topics: ::core::option::Option::Some(&[#(#list),*])));
+    }
+    if let Some(topic) = &attr.heartbeat {
+        fields.push(quote!(heartbeat_topic: #topic));
+    }
+    if let Some(ms) = attr.heartbeat_interval {
+        let value = millis(ms);
+        fields.push(quote!(heartbeat_interval: #value));
+    }
+    if let Some(ms) = attr.stats_interval {
+        let value = optional_millis(ms);
+        fields.push(quote!(stats_interval: #value));
+    }
+    if let Some((_, list)) = &attr.watch {
+        fields.push(quote!(watch: &[#(#list),*]));
+    }
+    if let Some(ms) = attr.peer_interval {
+        let value = millis(ms);
+        fields.push(quote!(peer_interval: #value));
+    }
+    if let Some(hwm) = attr.hwm {
+        fields.push(quote!(hwm: ::core::option::Option::Some(#hwm)));
+    }
+    if let Some(bytes) = attr.max_message_size {
+        fields.push(quote!(max_message_size: #bytes));
+    }
+    if let Some(ms) = attr.drain_timeout {
+        let value = millis(ms);
+        fields.push(quote!(drain_timeout: #value));
+    }
+    if let Some(ms) = attr.zmtp_heartbeat {
+        let value = optional_millis(ms);
+        fields.push(quote!(zmtp_heartbeat: #value));
+    }
+    let mut auth = Vec::new();
+    for (key, lit) in [("username", &attr.username), ("password", &attr.password)] {
+        if let Some(lit) = lit {
+            let key = syn::Ident::new(key, proc_macro2::Span::call_site());
+            auth.push(quote!(#key: ::core::option::Option::Some(#lit)));
+        }
+    }
+    if let Some(list) = &attr.allow {
+        auth.push(quote!(allow: &[#(#list),*]));
+    }
+    if let Some(curve) = attr.curve {
+        auth.push(quote!(curve: #curve));
+    }
+    if !auth.is_empty() {
+        fields.push(quote!(auth: #p::AuthSpec { #(#auth,)* ..#p::ServiceSpec::DEFAULT.auth }));
+    }
+    fields
 }
 
 /// A `sub` without `topics` subscribes to the handlers' topics: there must be some.

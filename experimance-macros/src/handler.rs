@@ -14,8 +14,9 @@ pub(crate) const TASK: &str = "task";
 pub(crate) const EVERY: &str = "every";
 pub(crate) const ON_START: &str = "on_start";
 pub(crate) const ON_STOP: &str = "on_stop";
+pub(crate) const ON_PEER: &str = "on_peer";
 
-const ATTRIBUTES: [&str; 6] = [TOPIC, CATCH_ALL, TASK, EVERY, ON_START, ON_STOP];
+const ATTRIBUTES: [&str; 7] = [TOPIC, CATCH_ALL, TASK, EVERY, ON_START, ON_STOP, ON_PEER];
 
 pub(crate) enum Kind {
     /// `#[topic("era")]`
@@ -30,6 +31,8 @@ pub(crate) enum Kind {
     OnStart,
     /// `#[on_stop]`
     OnStop,
+    /// `#[on_peer]`
+    OnPeer,
 }
 
 pub(crate) struct Handler {
@@ -57,6 +60,9 @@ impl Kind {
             }
             Kind::Every(_) | Kind::OnStart | Kind::OnStop => {
                 "(&mut self) or (&mut self, ctx: &Context<Self>)"
+            }
+            Kind::OnPeer => {
+                "(&mut self, peer: &str, liveness: Liveness) or (&mut self, peer: &str, liveness: Liveness, ctx: &Context<Self>)"
             }
         }
     }
@@ -126,6 +132,8 @@ fn parse_kind(attr: &Attribute) -> syn::Result<Kind> {
         no_args(Kind::Task)
     } else if path.is_ident(ON_START) {
         no_args(Kind::OnStart)
+    } else if path.is_ident(ON_PEER) {
+        no_args(Kind::OnPeer)
     } else {
         no_args(Kind::OnStop)
     }
@@ -185,9 +193,11 @@ fn check_signature(
             FnArg::Receiver(_) => None,
         })
         .collect();
-    let wants_topic = matches!(kind, Kind::CatchAll);
+    let wants_topic = matches!(kind, Kind::CatchAll | Kind::OnPeer);
     let wants_message = matches!(kind, Kind::Topic(_) | Kind::Task | Kind::CatchAll);
-    let required = usize::from(wants_topic) + usize::from(wants_message);
+    let wants_liveness = matches!(kind, Kind::OnPeer);
+    let required =
+        usize::from(wants_topic) + usize::from(wants_message) + usize::from(wants_liveness);
     let mut message = None;
     let mut context = None;
     if rest.len() < required {
@@ -200,7 +210,24 @@ fn check_signature(
         if wants_topic {
             let topic = params.next().expect("counted");
             if !is_str_ref(&topic.ty) {
-                errors_here.at(&topic.ty, "the catch-all's topic parameter is `&str`");
+                let what = match kind {
+                    Kind::OnPeer => "the peer's name parameter is `&str`",
+                    _ => "the catch-all's topic parameter is `&str`",
+                };
+                errors_here.at(&topic.ty, what);
+            }
+        }
+        if wants_liveness {
+            let param = params.next().expect("counted");
+            let is_liveness = matches!(&*param.ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Liveness"));
+            if !is_liveness {
+                errors_here.at(
+                    &param.ty,
+                    format!(
+                        "expected `Liveness`: this handler takes {}",
+                        kind.signature()
+                    ),
+                );
             }
         }
         if wants_message {

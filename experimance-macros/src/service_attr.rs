@@ -2,7 +2,7 @@
 
 use proc_macro2::TokenStream;
 use syn::meta::ParseNestedMeta;
-use syn::{Expr, ExprLit, Lit, LitStr, Token};
+use syn::{Expr, ExprLit, Lit, LitInt, LitStr, Token};
 
 use crate::duration::parse_millis;
 use crate::errors::{did_you_mean, Errors};
@@ -17,8 +17,18 @@ pub(crate) const HEARTBEAT: &str = "heartbeat";
 pub(crate) const HEARTBEAT_INTERVAL: &str = "heartbeat_interval";
 pub(crate) const STATS_INTERVAL: &str = "stats_interval";
 pub(crate) const SERVICE_TYPE: &str = "service_type";
+pub(crate) const WATCH: &str = "watch";
+pub(crate) const PEER_INTERVAL: &str = "peer_interval";
+pub(crate) const HWM: &str = "hwm";
+pub(crate) const MAX_MESSAGE_SIZE: &str = "max_message_size";
+pub(crate) const DRAIN_TIMEOUT: &str = "drain_timeout";
+pub(crate) const ZMTP_HEARTBEAT: &str = "zmtp_heartbeat";
+pub(crate) const USERNAME: &str = "username";
+pub(crate) const PASSWORD: &str = "password";
+pub(crate) const ALLOW: &str = "allow";
+pub(crate) const CURVE: &str = "curve";
 
-const KEYS: [&str; 10] = [
+const KEYS: [&str; 20] = [
     NAME,
     PUB,
     SUB,
@@ -29,6 +39,16 @@ const KEYS: [&str; 10] = [
     HEARTBEAT_INTERVAL,
     STATS_INTERVAL,
     SERVICE_TYPE,
+    WATCH,
+    PEER_INTERVAL,
+    HWM,
+    MAX_MESSAGE_SIZE,
+    DRAIN_TIMEOUT,
+    ZMTP_HEARTBEAT,
+    USERNAME,
+    PASSWORD,
+    ALLOW,
+    CURVE,
 ];
 
 /// The socket keys, in the order of `Role` in the runtime.
@@ -47,6 +67,18 @@ pub(crate) struct ServiceAttr {
     /// `Some(None)` is `stats_interval = "off"`.
     pub(crate) stats_interval: Option<Option<u64>>,
     pub(crate) service_type: Option<LitStr>,
+    /// The `watch` key, with the key's span for cross-key errors.
+    pub(crate) watch: Option<(proc_macro2::Span, Vec<LitStr>)>,
+    pub(crate) peer_interval: Option<u64>,
+    pub(crate) hwm: Option<i32>,
+    pub(crate) max_message_size: Option<i64>,
+    pub(crate) drain_timeout: Option<u64>,
+    /// `Some(None)` is `zmtp_heartbeat = "off"`.
+    pub(crate) zmtp_heartbeat: Option<Option<u64>>,
+    pub(crate) username: Option<LitStr>,
+    pub(crate) password: Option<LitStr>,
+    pub(crate) allow: Option<Vec<LitStr>>,
+    pub(crate) curve: Option<bool>,
 }
 
 impl ServiceAttr {
@@ -65,6 +97,23 @@ impl ServiceAttr {
         });
         if let Err(e) = syn::parse::Parser::parse2(parser, args) {
             errors.push(e);
+        }
+        if let (Some((span, _)), None) = (&attr.watch, &attr.addresses[1]) {
+            errors.push(syn::Error::new(
+                *span,
+                "`watch` follows heartbeats that arrive on the SUB socket: add `sub = \"...\"`",
+            ));
+        }
+        if attr.username.is_some() != attr.password.is_some() {
+            let (lit, missing) = match (&attr.username, &attr.password) {
+                (Some(lit), _) => (lit, PASSWORD),
+                (_, Some(lit)) => (lit, USERNAME),
+                _ => unreachable!(),
+            };
+            errors.push(syn::Error::new(
+                lit.span(),
+                format!("PLAIN authentication needs both `username` and `password`; add `{missing}` (or set it at run time with the EXPERIMANCE_<NAME>_{} variable)", missing.to_uppercase()),
+            ));
         }
         attr
     }
@@ -117,6 +166,87 @@ impl ServiceAttr {
                 let lit = string(meta)?;
                 set(&mut self.service_type, lit, repeated)
             }
+            WATCH => {
+                let span = path
+                    .get_ident()
+                    .map(|i| i.span())
+                    .unwrap_or_else(proc_macro2::Span::call_site);
+                let list = string_list(meta, WATCH, "\"mypub.heartbeat\"")?;
+                for topic in &list {
+                    check_topic(topic)?;
+                }
+                set(&mut self.watch, (span, list), repeated)
+            }
+            PEER_INTERVAL | DRAIN_TIMEOUT => {
+                let lit = string(meta)?;
+                let millis =
+                    parse_millis(&lit.value()).map_err(|e| syn::Error::new(lit.span(), e))?;
+                let slot = if key == PEER_INTERVAL {
+                    &mut self.peer_interval
+                } else {
+                    &mut self.drain_timeout
+                };
+                set(slot, millis, repeated)
+            }
+            ZMTP_HEARTBEAT => {
+                let lit = string(meta)?;
+                let value = match lit.value().trim() {
+                    "off" => None,
+                    text => Some(
+                        parse_millis(text)
+                            .map_err(|e| syn::Error::new(lit.span(), format!("{e}, or \"off\"")))?,
+                    ),
+                };
+                set(&mut self.zmtp_heartbeat, value, repeated)
+            }
+            HWM => {
+                let lit: LitInt = integer(meta)?;
+                let hwm = lit
+                    .base10_parse::<i32>()
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| {
+                        syn::Error::new(
+                            lit.span(),
+                            "`hwm` is a number of messages from 0 (no limit) to 2147483647",
+                        )
+                    })?;
+                set(&mut self.hwm, hwm, repeated)
+            }
+            MAX_MESSAGE_SIZE => {
+                let value: Expr = meta.value()?.parse()?;
+                let bytes = parse_size(&value)?;
+                set(&mut self.max_message_size, bytes, repeated)
+            }
+            USERNAME | PASSWORD => {
+                let lit = string(meta)?;
+                if lit.value().is_empty() {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        format!("`{key}` must not be empty"),
+                    ));
+                }
+                let slot = if key == USERNAME {
+                    &mut self.username
+                } else {
+                    &mut self.password
+                };
+                set(slot, lit, repeated)
+            }
+            ALLOW => {
+                let list = string_list(meta, ALLOW, "\"127.0.0.1\", \"10.0.0.0/24\"")?;
+                for entry in &list {
+                    check_network(entry)?;
+                }
+                set(&mut self.allow, list, repeated)
+            }
+            CURVE => {
+                let value: syn::LitBool = meta
+                    .value()?
+                    .parse()
+                    .map_err(|e| syn::Error::new(e.span(), "`curve` takes `true` or `false`"))?;
+                set(&mut self.curve, value.value, repeated)
+            }
             _ => {
                 let hint = did_you_mean(&key, &KEYS)
                     .map(|k| format!("; did you mean `{k}`?"))
@@ -153,7 +283,8 @@ fn string(meta: &ParseNestedMeta) -> syn::Result<LitStr> {
         let example = match key.as_str() {
             PUB | PUSH => "\"tcp://*:5555\"",
             SUB | PULL => "\"tcp://localhost:5555\"",
-            HEARTBEAT_INTERVAL | STATS_INTERVAL => "\"5s\"",
+            HEARTBEAT_INTERVAL | STATS_INTERVAL | PEER_INTERVAL | DRAIN_TIMEOUT
+            | ZMTP_HEARTBEAT => "\"5s\"",
             HEARTBEAT => "\"my_service.heartbeat\"",
             _ => "\"...\"",
         };
@@ -162,6 +293,120 @@ fn string(meta: &ParseNestedMeta) -> syn::Result<LitStr> {
             format!("`{key}` takes a string literal: `{key} = {example}`"),
         )
     })
+}
+
+fn integer(meta: &ParseNestedMeta) -> syn::Result<LitInt> {
+    let key = meta
+        .path
+        .get_ident()
+        .map(|i| i.to_string())
+        .unwrap_or_default();
+    meta.value()?.parse::<LitInt>().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            format!("`{key}` takes a whole number: `{key} = 1000`"),
+        )
+    })
+}
+
+/// `16777216`, `"16MiB"`, `"64KiB"`, `"1GiB"`.
+fn parse_size(value: &Expr) -> syn::Result<i64> {
+    const UNITS: [(&str, i64); 4] = [
+        ("GiB", 1 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+        ("B", 1),
+    ];
+    let invalid = || {
+        syn::Error::new_spanned(
+            value,
+            "`max_message_size` takes bytes: a number like `16777216`, or a string like \"16MiB\", \"64KiB\"",
+        )
+    };
+    let bytes = match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(n), ..
+        }) => n.base10_parse::<i64>().map_err(|_| invalid())?,
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => {
+            let text = s.value();
+            let text = text.trim();
+            let (number, scale) = UNITS
+                .iter()
+                .find_map(|(unit, scale)| text.strip_suffix(unit).map(|n| (n.trim(), *scale)))
+                .unwrap_or((text, 1));
+            number
+                .parse::<i64>()
+                .ok()
+                .and_then(|n| n.checked_mul(scale))
+                .ok_or_else(invalid)?
+        }
+        _ => return Err(invalid()),
+    };
+    if bytes <= 0 {
+        return Err(syn::Error::new_spanned(
+            value,
+            "`max_message_size` must be at least 1 byte",
+        ));
+    }
+    Ok(bytes)
+}
+
+fn check_network(lit: &LitStr) -> syn::Result<()> {
+    let text = lit.value();
+    let (address, prefix) = match text.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (text.as_str(), None),
+    };
+    let max = match address.trim().parse::<std::net::IpAddr>() {
+        Ok(ip) if ip.is_ipv4() => 32,
+        Ok(_) => 128,
+        Err(_) => {
+            return Err(syn::Error::new(
+                lit.span(),
+                format!("`{text}` is not an IP address or CIDR network, like \"127.0.0.1\" or \"10.0.0.0/24\""),
+            ))
+        }
+    };
+    if let Some(prefix) = prefix {
+        if !prefix.parse::<u8>().is_ok_and(|p| p <= max) {
+            return Err(syn::Error::new(
+                lit.span(),
+                format!("`{text}`: the prefix length must be 0 to {max}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A non-empty list of string literals, for `watch` and `allow`.
+fn string_list(meta: &ParseNestedMeta, key: &str, example: &str) -> syn::Result<Vec<LitStr>> {
+    let value: Expr = meta.value()?.parse()?;
+    let Expr::Array(array) = value else {
+        return Err(syn::Error::new_spanned(
+            value,
+            format!("`{key}` takes a list: `{key} = [{example}]`"),
+        ));
+    };
+    if array.elems.is_empty() {
+        return Err(syn::Error::new(
+            array.bracket_token.span.join(),
+            format!("`{key}` is empty; list at least one entry, or remove the key"),
+        ));
+    }
+    let mut items = Vec::new();
+    let mut errors = Errors::default();
+    for elem in array.elems {
+        match elem {
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(s), ..
+            }) => items.push(s),
+            other => errors.at(other, format!("expected a string literal, like {example}")),
+        }
+    }
+    errors.into_result()?;
+    Ok(items)
 }
 
 fn topic_list(meta: &ParseNestedMeta) -> syn::Result<Vec<LitStr>> {
@@ -290,6 +535,46 @@ mod tests {
         );
         assert!(errors[2].contains("or \"off\""));
         assert!(attr.addresses[0].is_some());
+    }
+
+    #[test]
+    fn parses_reliability_and_security_keys() {
+        let (attr, errors) = parse(quote! {
+            sub = "tcp://localhost:1", watch = ["a.heartbeat"], peer_interval = "2s", hwm = 5000,
+            max_message_size = "64KiB", drain_timeout = "3s", zmtp_heartbeat = "off",
+            username = "u", password = "p", allow = ["127.0.0.1", "10.0.0.0/8", "::1"], curve = false,
+        });
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(attr.watch.unwrap().1[0].value(), "a.heartbeat");
+        assert_eq!(attr.peer_interval, Some(2000));
+        assert_eq!(attr.hwm, Some(5000));
+        assert_eq!(attr.max_message_size, Some(65536));
+        assert_eq!(attr.drain_timeout, Some(3000));
+        assert_eq!(attr.zmtp_heartbeat, Some(None));
+        assert_eq!(attr.allow.unwrap().len(), 3);
+        assert_eq!(attr.curve, Some(false));
+        let (attr, errors) = parse(quote!(pull = "tcp://localhost:1", max_message_size = 1024));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(attr.max_message_size, Some(1024));
+    }
+
+    #[test]
+    fn checks_reliability_and_security_keys() {
+        let (_, errors) = parse(quote!(pub = "tcp://*:1", watch = ["x.heartbeat"]));
+        assert!(
+            errors[0].starts_with("`watch` follows heartbeats"),
+            "{errors:?}"
+        );
+        let (_, errors) = parse(quote!(password = "p"));
+        assert!(errors[0].contains("add `username`"), "{errors:?}");
+        let (_, errors) = parse(quote!(allow = ["10.0.0.0/40", "host"]));
+        assert_eq!(
+            errors.len(),
+            1,
+            "the first bad entry is reported: {errors:?}"
+        );
+        let (_, errors) = parse(quote!(hwm = -1, max_message_size = "0KiB", curve = "yes"));
+        assert_eq!(errors.len(), 3, "{errors:?}");
     }
 
     #[test]

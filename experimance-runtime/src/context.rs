@@ -105,12 +105,13 @@ impl<S: Service> Context<S> {
             .instrument(span),
         );
     }
-}
 
-impl<S: HasPub> Context<S> {
     /// Publishes `message` on the topic named by its `"type"` field, or on the default topic
     /// (the heartbeat topic) when it has none, as the Python services do.
-    pub async fn publish<T: Serialize + ?Sized>(&self, message: &T) -> Result<(), Error> {
+    pub async fn publish<T: Serialize + ?Sized>(&self, message: &T) -> Result<(), Error>
+    where
+        S: HasPub,
+    {
         self.core.publish(None, message).await
     }
 
@@ -120,15 +121,19 @@ impl<S: HasPub> Context<S> {
         &self,
         topic: &str,
         message: &T,
-    ) -> Result<(), Error> {
+    ) -> Result<(), Error>
+    where
+        S: HasPub,
+    {
         self.core.publish(Some(topic), message).await
     }
-}
 
-impl<S: HasPush> Context<S> {
     /// Pushes `message` as one JSON frame to the next puller (round robin). Waits while every
     /// puller is at its high-water mark or none is connected; never drops the message.
-    pub async fn push<T: Serialize + ?Sized>(&self, message: &T) -> Result<(), Error> {
+    pub async fn push<T: Serialize + ?Sized>(&self, message: &T) -> Result<(), Error>
+    where
+        S: HasPush,
+    {
         self.core.push(message).await
     }
 
@@ -138,7 +143,10 @@ impl<S: HasPush> Context<S> {
         &self,
         message: &T,
         timeout: std::time::Duration,
-    ) -> Result<(), Error> {
+    ) -> Result<(), Error>
+    where
+        S: HasPush,
+    {
         match tokio::time::timeout(timeout, self.core.push(message)).await {
             Ok(result) => result,
             Err(_) => {

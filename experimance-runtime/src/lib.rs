@@ -34,14 +34,18 @@ pub use lifecycle::{State, Status};
 pub use liveness::{Liveness, PeerStatus, MISSED_INTERVALS};
 pub use logging::init_logging;
 pub use runner::Runner;
-pub use service::{Handlers, HasPub, HasPush, Service, ServiceSpec};
+pub use service::{
+    AuthSpec, HandlerKind, Handlers, HasPub, HasPush, MessageInfo, Service, ServiceSpec,
+};
 pub use stats::StatsSnapshot;
 
 #[doc(hidden)]
 pub mod __private {
     pub use crate::dispatch::{decode, outcome, DispatchResult, Handled};
     pub use crate::liveness::Liveness;
-    pub use crate::service::{Handlers, HasPub, HasPush, Service, ServiceSpec};
+    pub use crate::service::{
+        AuthSpec, HandlerKind, Handlers, HasPub, HasPush, MessageInfo, Service, ServiceSpec,
+    };
     pub use crate::Context;
     pub use ::core::time::Duration;
 

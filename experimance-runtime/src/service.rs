@@ -101,6 +101,29 @@ impl ServiceSpec {
     }
 }
 
+/// Which kind of handler a [`MessageInfo`] describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandlerKind {
+    /// A `#[topic("...")]` handler.
+    Topic,
+    /// The `#[catch_all]` handler.
+    CatchAll,
+    /// The `#[task]` handler of the PULL socket.
+    Task,
+}
+
+/// A handler and the Rust type of the messages it takes, as written in its signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct MessageInfo {
+    /// The kind of handler.
+    pub kind: HandlerKind,
+    /// The topic of a `#[topic]` handler; empty otherwise.
+    pub topic: &'static str,
+    /// The message type, e.g. `EraChanged` or `serde_json::Value`.
+    pub message_type: &'static str,
+}
+
 /// A service: implemented by `#[service(...)]` on a struct.
 ///
 /// Do not implement it by hand; the attribute also checks the configuration at compile time.
@@ -130,6 +153,9 @@ pub trait Handlers: Sized + Send + 'static {
     const TOPICS: &'static [&'static str] = &[];
     /// The `#[every(...)]` periodic handlers: method name and period.
     const TIMERS: &'static [(&'static str, Duration)] = &[];
+
+    /// The message types of the topic, catch-all and task handlers, for descriptions.
+    const MESSAGES: &'static [MessageInfo] = &[];
 
     /// Set when the impl block had errors, to keep dependent checks quiet.
     #[doc(hidden)]
