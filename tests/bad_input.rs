@@ -222,7 +222,6 @@ async fn every_bad_pull_message_is_counted_and_the_next_good_one_handled() {
 /// when the bad bytes sit in a field the handler's type ignores (Python's `frame.decode()`
 /// rejects the whole frame).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "runtime bug: payload UTF-8 is not validated; serde_json skips ignored fields unchecked (runner.rs drain)"]
 async fn invalid_utf8_in_an_ignored_field_is_bad_sub_input() {
     let (tx, mut events) = events();
     let mut raw = Raw::bind(zmq::PUB);
@@ -257,7 +256,6 @@ impl TypedWorker {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "runtime bug: payload UTF-8 is not validated; serde_json skips ignored fields unchecked (runner.rs drain)"]
 async fn invalid_utf8_in_an_ignored_field_is_bad_pull_input() {
     let (tx, mut events) = events();
     let mut raw = Raw::bind(zmq::PUSH);

@@ -368,7 +368,6 @@ async fn publishing_or_pushing_after_the_stop_is_a_clear_error() {
 /// `Context::endpoint`: "`None` if it has no such socket or is not running"; `Runner::endpoint`:
 /// "the endpoint of the `role` socket while running".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "runtime bug: endpoints are not cleared when the service stops (runner.rs)"]
 async fn no_endpoint_once_stopped() {
     let (slot, ctx) = tokio::sync::oneshot::channel();
     let runner = Runner::new(Keeper { ctx: Some(slot) })

@@ -34,7 +34,8 @@ pub(crate) struct Core {
     name: String,
     pub(crate) counters: Counters,
     pub(crate) lifecycle: watch::Sender<Lifecycle>,
-    pub(crate) failure: Mutex<Option<Error>>,
+    /// The task and message of the failure that stopped the latest run.
+    pub(crate) failure: Mutex<Option<(String, String)>>,
     pub(crate) endpoints: Mutex<[Option<String>; 4]>,
     pub(crate) publisher: tokio::sync::Mutex<Option<Outbox>>,
     pub(crate) pusher: tokio::sync::Mutex<Option<Outbox>>,
@@ -102,11 +103,7 @@ impl Core {
         tracing::error!(service = self.name(), task, error = %message, "task failed; stopping the service");
         self.counters.error();
         self.set_status(Status::Error);
-        lock(&self.failure).get_or_insert(Error::TaskFailed {
-            service: self.name().to_owned(),
-            task: task.to_owned(),
-            message,
-        });
+        lock(&self.failure).get_or_insert((task.to_owned(), message));
         self.cancel_token().cancel();
     }
 

@@ -61,7 +61,8 @@ pub enum Error {
         /// What the hook reported.
         message: String,
     },
-    /// A background task or timer failed, which stops the service (as in the Python library).
+    /// A background task (or a receive loop) failed, which stops the service (as in the Python
+    /// library). A failing `#[every]` handler is counted like a failing message handler.
     #[error("service `{service}`: task `{task}` failed: {message}")]
     TaskFailed {
         /// The service's name.

@@ -329,8 +329,12 @@ impl<S: Service> Runner<S> {
     }
 
     fn outcome(&self) -> Result<(), Error> {
-        match lock(&self.core.failure).take() {
-            Some(e) => Err(e),
+        match lock(&self.core.failure).clone() {
+            Some((task, message)) => Err(Error::TaskFailed {
+                service: self.name().to_owned(),
+                task,
+                message,
+            }),
             None => Ok(()),
         }
     }
@@ -426,6 +430,7 @@ impl Opened {
     /// Closes every socket (taking the sending ones back from `core`) and terminates the
     /// context off the reactor: termination waits up to `linger` for queued messages.
     async fn close(mut self, core: &Core, linger: Duration) {
+        *lock(&core.endpoints) = Default::default();
         if let Some(outbox) = core.publisher.lock().await.take() {
             self.sockets[Role::Pub.index()] = Some(outbox.socket);
         }
@@ -505,14 +510,14 @@ impl<S: Service> Serve<S> {
             tokio::select! {
                 _ = self.cancel.cancelled() => break,
                 ready = readable(self.sub.as_mut()) => {
-                    if let Err(e) = ready.and(self.drain(Role::Sub, &mut msg).await) {
+                    if let Err(e) = ready.and(self.drain(Role::Sub, &mut msg, None).await) {
                         self.fatal(Role::Sub, e);
                         failed = true;
                         break;
                     }
                 }
                 ready = readable(self.pull.as_mut()) => {
-                    if let Err(e) = ready.and(self.drain(Role::Pull, &mut msg).await) {
+                    if let Err(e) = ready.and(self.drain(Role::Pull, &mut msg, None).await) {
                         self.fatal(Role::Pull, e);
                         failed = true;
                         break;
@@ -558,7 +563,7 @@ impl<S: Service> Serve<S> {
     async fn drain_received(&mut self, msg: &mut zmq::Message, deadline: tokio::time::Instant) {
         for role in [Role::Sub, Role::Pull] {
             while tokio::time::Instant::now() < deadline {
-                match self.drain(role, msg).await {
+                match self.drain(role, msg, Some(deadline)).await {
                     Ok(0) | Err(_) => break,
                     Ok(_) => {}
                 }
@@ -591,10 +596,25 @@ impl<S: Service> Serve<S> {
     }
 
     /// Handles up to [`BATCH`] queued messages of `role` without waiting; returns how many.
-    async fn drain(&mut self, role: Role, msg: &mut zmq::Message) -> Result<usize, zmq::Error> {
+    ///
+    /// In the message loop (`deadline` is `None`) a stop request ends the batch at once, so the
+    /// rest is handled by the drain, which passes its deadline and checks it per message.
+    async fn drain(
+        &mut self,
+        role: Role,
+        msg: &mut zmq::Message,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<usize, zmq::Error> {
         let core = self.core();
         let mut handled = 0;
         for _ in 0..BATCH {
+            let stop = match deadline {
+                None => self.cancel.is_cancelled(),
+                Some(deadline) => tokio::time::Instant::now() >= deadline,
+            };
+            if stop {
+                break;
+            }
             let socket = match role {
                 Role::Sub => self.sub.as_mut(),
                 _ => self.pull.as_mut(),
@@ -618,6 +638,11 @@ impl<S: Service> Serve<S> {
             }
             let bytes: &[u8] = msg;
             if role == Role::Pull {
+                if let Err(e) = wire::check_task(bytes) {
+                    core.counters.error();
+                    tracing::warn!(error = %e, preview = %wire::preview(bytes), "dropping task");
+                    continue;
+                }
                 let result = CatchUnwind(self.service.dispatch_task(bytes, &self.ctx)).await;
                 report(&core, "task", Some(bytes), result);
                 continue;

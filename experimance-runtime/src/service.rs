@@ -33,8 +33,11 @@ pub struct ServiceSpec {
     /// How long a stop may take to handle the messages already received and to flush the
     /// ones queued to send (`drain_timeout` key; default 5 s).
     pub drain_timeout: Duration,
-    /// The ZMTP heartbeat period (`zmtp_heartbeat` key; default 1 s; `None` when `"off"`): a
-    /// TCP peer silent for three periods is disconnected, so dead peers are noticed.
+    /// The ZMTP heartbeat period of PUB and SUB sockets (`zmtp_heartbeat` key; default 1 s;
+    /// `None` when `"off"`): a TCP peer silent for three periods is disconnected, so dead
+    /// peers are noticed. PUSH and PULL do not use it: a consumer that is slow (not dead)
+    /// stops reading its connection, its heartbeat replies queue behind the data, and the
+    /// connection would be dropped with the tasks queued on it.
     pub zmtp_heartbeat: Option<Duration>,
     /// Heartbeat topics whose senders this service follows (`watch` key): each sender is a
     /// peer, `alive` until it misses three `peer_interval`s, then `lost`.

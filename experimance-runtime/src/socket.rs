@@ -62,7 +62,10 @@ impl AsyncSocket {
         if matches!(role, Role::Sub | Role::Pull) {
             socket.set_maxmsgsize(options.max_message_size)?;
         }
-        if let Some(period) = options.zmtp_heartbeat {
+        // Only PUB/SUB: under back-pressure libzmq stops reading a connection, a PONG then
+        // waits behind data, and the peer would be taken for dead and dropped together with
+        // the tasks queued for it — a loss PUSH/PULL must not have.
+        if let (Some(period), Role::Pub | Role::Sub) = (options.zmtp_heartbeat, role) {
             socket.set_heartbeat_ivl(millis(period))?;
             socket.set_heartbeat_timeout(millis(period * 3))?;
             socket.set_heartbeat_ttl(millis(period * 3).min(6_553_500))?;

@@ -13,8 +13,8 @@ pub enum FrameError {
     Empty,
     /// The frame had no space between topic and JSON.
     NoSpace,
-    /// The topic was not UTF-8.
-    TopicNotUtf8,
+    /// The frame was not UTF-8 text.
+    NotUtf8,
     /// The message had more than one frame (the protocol has exactly one).
     MultiFrame,
 }
@@ -24,7 +24,7 @@ impl fmt::Display for FrameError {
         f.write_str(match self {
             FrameError::Empty => "empty frame",
             FrameError::NoSpace => "malformed frame: no space between topic and JSON",
-            FrameError::TopicNotUtf8 => "malformed frame: topic is not UTF-8",
+            FrameError::NotUtf8 => "malformed frame: not UTF-8 text",
             FrameError::MultiFrame => "malformed message: more than one frame",
         })
     }
@@ -32,7 +32,9 @@ impl fmt::Display for FrameError {
 
 impl std::error::Error for FrameError {}
 
-/// Splits a PUB/SUB frame at its first space into topic and JSON payload.
+/// Splits a PUB/SUB frame at its first space into topic and JSON payload. The whole frame
+/// must be UTF-8 text, as WIRE.md says: JSON decoding alone would not look inside the parts
+/// of a document the handler's type ignores.
 ///
 /// ```
 /// use experimance_runtime::wire::{split_frame, FrameError};
@@ -48,8 +50,24 @@ pub fn split_frame(frame: &[u8]) -> Result<(&str, &[u8]), FrameError> {
         .iter()
         .position(|&b| b == b' ')
         .ok_or(FrameError::NoSpace)?;
-    let topic = std::str::from_utf8(&frame[..space]).map_err(|_| FrameError::TopicNotUtf8)?;
-    Ok((topic, &frame[space + 1..]))
+    let text = std::str::from_utf8(frame).map_err(|_| FrameError::NotUtf8)?;
+    Ok((&text[..space], &frame[space + 1..]))
+}
+
+/// Checks a PUSH/PULL frame: non-empty UTF-8 text.
+///
+/// ```
+/// use experimance_runtime::wire::{check_task, FrameError};
+///
+/// assert_eq!(check_task(b"{\"task\":1}"), Ok(()));
+/// assert_eq!(check_task(b"{\"task\":\"\xff\"}"), Err(FrameError::NotUtf8));
+/// ```
+pub fn check_task(frame: &[u8]) -> Result<(), FrameError> {
+    if frame.is_empty() {
+        return Err(FrameError::Empty);
+    }
+    std::str::from_utf8(frame).map_err(|_| FrameError::NotUtf8)?;
+    Ok(())
 }
 
 /// Checks that `topic` can go on the wire: non-empty, no space.
