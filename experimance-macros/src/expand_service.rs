@@ -151,6 +151,9 @@ fn spec_fields(attr: &ServiceAttr) -> Vec<TokenStream> {
     if let Some((_, list)) = &attr.watch {
         fields.push(quote!(watch: &[#(#list),*]));
     }
+    if let Some(list) = &attr.publishes {
+        fields.push(quote!(publishes: &[#(#list),*]));
+    }
     if let Some(ms) = attr.peer_interval {
         let value = millis(ms);
         fields.push(quote!(peer_interval: #value));

@@ -27,8 +27,9 @@ pub(crate) const USERNAME: &str = "username";
 pub(crate) const PASSWORD: &str = "password";
 pub(crate) const ALLOW: &str = "allow";
 pub(crate) const CURVE: &str = "curve";
+pub(crate) const PUBLISHES: &str = "publishes";
 
-const KEYS: [&str; 20] = [
+const KEYS: [&str; 21] = [
     NAME,
     PUB,
     SUB,
@@ -49,6 +50,7 @@ const KEYS: [&str; 20] = [
     PASSWORD,
     ALLOW,
     CURVE,
+    PUBLISHES,
 ];
 
 /// The socket keys, in the order of `Role` in the runtime.
@@ -79,6 +81,7 @@ pub(crate) struct ServiceAttr {
     pub(crate) password: Option<LitStr>,
     pub(crate) allow: Option<Vec<LitStr>>,
     pub(crate) curve: Option<bool>,
+    pub(crate) publishes: Option<Vec<LitStr>>,
 }
 
 impl ServiceAttr {
@@ -239,6 +242,13 @@ impl ServiceAttr {
                     check_network(entry)?;
                 }
                 set(&mut self.allow, list, repeated)
+            }
+            PUBLISHES => {
+                let list = string_list(meta, PUBLISHES, "\"era\", \"idle\"")?;
+                for topic in &list {
+                    check_topic(topic)?;
+                }
+                set(&mut self.publishes, list, repeated)
             }
             CURVE => {
                 let value: syn::LitBool = meta

@@ -34,7 +34,9 @@ impl Role {
 
     pub(crate) fn socket_type(self) -> zmq::SocketType {
         match self {
-            Role::Pub => zmq::PUB,
+            // XPUB sends exactly as PUB does, and also tells who subscribes to what: a
+            // subscription to the description topic asks for the service's description.
+            Role::Pub => zmq::XPUB,
             Role::Sub => zmq::SUB,
             Role::Push => zmq::PUSH,
             Role::Pull => zmq::PULL,

@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::address::Role;
+use crate::description::{ServiceDescription, DESCRIPTION_TOPIC};
 use crate::error::Error;
 use crate::lifecycle::{State, Status};
 use crate::liveness::Peers;
@@ -42,6 +43,8 @@ pub(crate) struct Core {
     pub(crate) cancel: Mutex<CancellationToken>,
     pub(crate) tasks: TaskTracker,
     pub(crate) peers: Peers,
+    /// The description of the current run, published with every heartbeat.
+    pub(crate) description: Mutex<Option<ServiceDescription>>,
 }
 
 impl Core {
@@ -63,6 +66,7 @@ impl Core {
             cancel: Mutex::new(cancel),
             tasks: TaskTracker::new(),
             peers: Peers::default(),
+            description: Mutex::new(None),
         }
     }
 
@@ -117,6 +121,21 @@ impl Core {
             wire::encode_frame(buf, topic, self.spec.heartbeat_topic, message)
         })
         .await
+    }
+
+    /// Whether a subscriber asked for the description since the last call: the XPUB socket
+    /// reports each subscription, and one to exactly the description topic is a request.
+    pub(crate) async fn description_requested(&self) -> bool {
+        let mut guard = self.publisher.lock().await;
+        let Some(outbox) = guard.as_mut() else {
+            return false;
+        };
+        let mut requested = false;
+        let mut msg = zmq::Message::new();
+        while let Ok(true) = outbox.socket.try_recv(&mut msg) {
+            requested |= msg.first() == Some(&1) && &msg[1..] == DESCRIPTION_TOPIC.as_bytes();
+        }
+        requested
     }
 
     /// Pushes on the PUSH socket; counts the message, or the error.

@@ -4,7 +4,8 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::core::Core;
+use crate::core::{lock, Core};
+use crate::description::DESCRIPTION_TOPIC;
 use crate::lifecycle::State;
 use crate::stats::unix_seconds;
 
@@ -35,7 +36,8 @@ impl Heartbeat {
     }
 }
 
-/// Publishes one heartbeat with the service's current state; failures are logged.
+/// Publishes one heartbeat with the service's current state, and the service's description
+/// on [`DESCRIPTION_TOPIC`] if a subscriber asked for it; failures are logged.
 pub(crate) async fn beat(core: &Core) {
     let heartbeat = Heartbeat::now(core.name(), core.lifecycle().state);
     if let Err(e) = core
@@ -43,6 +45,15 @@ pub(crate) async fn beat(core: &Core) {
         .await
     {
         tracing::warn!(service = core.name(), error = %e, "heartbeat not sent");
+    }
+    if !core.description_requested().await {
+        return;
+    }
+    let description = lock(&core.description).clone();
+    if let Some(description) = description {
+        if let Err(e) = core.publish(Some(DESCRIPTION_TOPIC), &description).await {
+            tracing::warn!(service = core.name(), error = %e, "description not sent");
+        }
     }
 }
 

@@ -10,6 +10,7 @@ mod auth;
 mod config;
 mod context;
 mod core;
+mod description;
 mod dispatch;
 mod error;
 mod heartbeat;
@@ -27,6 +28,9 @@ pub use address::{env_var_name, Direction, Endpoint, Role};
 pub use auth::{Auth, Network};
 pub use config::{parse_duration, Config, ServiceConfig, CONFIG_ENV};
 pub use context::Context;
+pub use description::{
+    HandlerDescription, ServiceDescription, SocketDescription, DESCRIPTION_TOPIC,
+};
 pub use dispatch::{decode, outcome, DispatchResult, Handled, Outcome};
 pub use error::{Error, HandlerError};
 pub use heartbeat::Heartbeat;

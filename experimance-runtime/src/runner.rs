@@ -11,6 +11,7 @@ use tracing::Instrument;
 use crate::address::{Endpoint, Role};
 use crate::context::Context;
 use crate::core::{lock, Core, Outbox};
+use crate::description::ServiceDescription;
 use crate::dispatch::{CatchUnwind, DispatchResult, Handled};
 use crate::error::{Error, HandlerError};
 use crate::heartbeat::Heartbeat;
@@ -157,6 +158,21 @@ impl<S: Service> Runner<S> {
         self.core.endpoint(role)
     }
 
+    /// What the service says about itself: sockets and addresses (with the endpoints in use
+    /// while running), subscriptions, handlers with their message types, heartbeat.
+    pub fn describe(&self) -> ServiceDescription {
+        if let Some(description) = lock(&self.core.description).clone() {
+            return description;
+        }
+        let addresses = Role::ALL.map(|role| self.address(role));
+        ServiceDescription::of::<S>(
+            self.name(),
+            &addresses,
+            &Default::default(),
+            S::SPEC.heartbeat_interval,
+        )
+    }
+
     /// Runs `f` on the service while it is not running (`None` while it is).
     pub fn with_service<R>(&self, f: impl FnOnce(&mut S) -> R) -> Option<R> {
         lock(&self.service).as_mut().map(f)
@@ -206,6 +222,12 @@ impl<S: Service> Runner<S> {
         };
         *lock(&core.endpoints) =
             std::array::from_fn(|i| opened.sockets[i].as_ref().map(|s| s.endpoint().to_owned()));
+        *lock(&core.description) = Some(ServiceDescription::of::<S>(
+            self.name(),
+            &opened.settings.addresses,
+            &lock(&core.endpoints),
+            opened.settings.heartbeat_interval,
+        ));
         let cancel = CancellationToken::new();
         *lock(&core.cancel) = cancel.clone();
         core.tasks.reopen();
@@ -431,14 +453,20 @@ impl Opened {
     /// context off the reactor: termination waits up to `linger` for queued messages.
     async fn close(mut self, core: &Core, linger: Duration) {
         *lock(&core.endpoints) = Default::default();
+        *lock(&core.description) = None;
         if let Some(outbox) = core.publisher.lock().await.take() {
             self.sockets[Role::Pub.index()] = Some(outbox.socket);
         }
         if let Some(outbox) = core.pusher.lock().await.take() {
             self.sockets[Role::Push.index()] = Some(outbox.socket);
         }
-        for socket in self.sockets.iter().flatten() {
-            let _ = socket.set_linger(linger);
+        // Only what PUB and PUSH queued is worth waiting for; a SUB's queue holds nothing but
+        // subscriptions for a publisher that may never come.
+        for role in Role::ALL {
+            if let Some(socket) = &self.sockets[role.index()] {
+                let keep = matches!(role, Role::Pub | Role::Push);
+                let _ = socket.set_linger(if keep { linger } else { Duration::ZERO });
+            }
         }
         let zap = match self.zap.take() {
             Some((task, cancel)) => {

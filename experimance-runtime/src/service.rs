@@ -42,6 +42,8 @@ pub struct ServiceSpec {
     /// Heartbeat topics whose senders this service follows (`watch` key): each sender is a
     /// peer, `alive` until it misses three `peer_interval`s, then `lost`.
     pub watch: &'static [&'static str],
+    /// Topics the service declares it publishes (`publishes` key), for its description.
+    pub publishes: &'static [&'static str],
     /// The heartbeat period expected of watched peers (`peer_interval` key; default 5 s).
     pub peer_interval: Duration,
     /// Access control of the service's sockets.
@@ -89,6 +91,7 @@ impl ServiceSpec {
         drain_timeout: Duration::from_secs(5),
         zmtp_heartbeat: Some(Duration::from_secs(1)),
         watch: &[],
+        publishes: &[],
         peer_interval: Duration::from_secs(5),
         auth: AuthSpec {
             username: None,

@@ -62,6 +62,9 @@ impl AsyncSocket {
         if matches!(role, Role::Sub | Role::Pull) {
             socket.set_maxmsgsize(options.max_message_size)?;
         }
+        if role == Role::Pub {
+            socket.set_xpub_verbose(true)?;
+        }
         // Only PUB/SUB: under back-pressure libzmq stops reading a connection, a PONG then
         // waits behind data, and the peer would be taken for dead and dropped together with
         // the tasks queued for it — a loss PUSH/PULL must not have.

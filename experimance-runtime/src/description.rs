@@ -1,0 +1,137 @@
+//! What a service says about itself: its sockets, subscriptions, handlers with the Rust type
+//! of each message, what it publishes, and its heartbeat.
+//!
+//! A service with a PUB socket publishes its description on [`DESCRIPTION_TOPIC`] on
+//! request: its PUB socket is an XPUB (the same on the wire for subscribers), and a
+//! subscription to exactly that topic is answered with the next heartbeat. Subscribers to
+//! other topics, or to everything (`""`), never trigger it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::address::{Direction, Endpoint, Role};
+use crate::service::{HandlerKind, Service};
+
+/// The topic services publish their description on.
+pub const DESCRIPTION_TOPIC: &str = "experimance.description";
+
+/// One service's description.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceDescription {
+    /// Always `"ServiceDescription"`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The service's name.
+    pub name: String,
+    /// The service's type.
+    pub service_type: String,
+    /// Its sockets.
+    pub sockets: Vec<SocketDescription>,
+    /// The SUB subscriptions (prefixes), watched heartbeat topics included.
+    pub subscriptions: Vec<String>,
+    /// The handlers that take messages, with the Rust type of each.
+    pub handlers: Vec<HandlerDescription>,
+    /// The topics it declares it publishes (the `publishes` key) and its heartbeat topic.
+    pub publishes: Vec<String>,
+    /// The heartbeat topic, if it has a PUB socket.
+    pub heartbeat_topic: Option<String>,
+    /// The heartbeat period in seconds.
+    pub heartbeat_interval: f64,
+    /// Heartbeat topics whose senders it follows.
+    pub watch: Vec<String>,
+}
+
+/// One socket of a described service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SocketDescription {
+    /// `pub`, `sub`, `push` or `pull`.
+    pub role: String,
+    /// The address as configured (after overrides), without its `@`/`>` prefix.
+    pub address: String,
+    /// `bind` or `connect`.
+    pub direction: String,
+    /// The endpoint in use while running (a bound wildcard port resolved).
+    pub endpoint: Option<String>,
+}
+
+/// One handler of a described service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandlerDescription {
+    /// `topic`, `catch_all` or `task`.
+    pub kind: String,
+    /// The topic of a `topic` handler.
+    pub topic: Option<String>,
+    /// The Rust type of its messages, as written in the handler.
+    pub message_type: String,
+}
+
+impl ServiceDescription {
+    /// Describes `S` running (or configured) as `name` with the given addresses and
+    /// endpoints, indexed by [`Role`].
+    pub(crate) fn of<S: Service>(
+        name: &str,
+        addresses: &[Option<String>; 4],
+        endpoints: &[Option<String>; 4],
+        heartbeat_interval: std::time::Duration,
+    ) -> ServiceDescription {
+        let spec = &S::SPEC;
+        let sockets = Role::ALL
+            .iter()
+            .filter_map(|&role| {
+                let address = addresses[role.index()].as_ref()?;
+                let endpoint = Endpoint::parse(role, address);
+                Some(SocketDescription {
+                    role: role.key().to_owned(),
+                    address: endpoint.address,
+                    direction: match endpoint.direction {
+                        Direction::Bind => "bind",
+                        Direction::Connect => "connect",
+                    }
+                    .to_owned(),
+                    endpoint: endpoints[role.index()].clone(),
+                })
+            })
+            .collect();
+        let has = |role: Role| addresses[role.index()].is_some();
+        let mut subscriptions: Vec<String> = Vec::new();
+        if has(Role::Sub) {
+            let topics = spec.topics.unwrap_or(S::TOPICS);
+            for topic in topics.iter().chain(spec.watch) {
+                if !subscriptions.iter().any(|t| t == topic) {
+                    subscriptions.push((*topic).to_owned());
+                }
+            }
+        }
+        let handlers = S::MESSAGES
+            .iter()
+            .map(|m| HandlerDescription {
+                kind: match m.kind {
+                    HandlerKind::Topic => "topic",
+                    HandlerKind::CatchAll => "catch_all",
+                    HandlerKind::Task => "task",
+                }
+                .to_owned(),
+                topic: (m.kind == HandlerKind::Topic).then(|| m.topic.to_owned()),
+                message_type: m.message_type.to_owned(),
+            })
+            .collect();
+        let heartbeat_topic = has(Role::Pub).then(|| spec.heartbeat_topic.to_owned());
+        let mut publishes: Vec<String> = spec.publishes.iter().map(|t| (*t).to_owned()).collect();
+        if let Some(topic) = &heartbeat_topic {
+            if !publishes.contains(topic) {
+                publishes.push(topic.clone());
+            }
+        }
+        ServiceDescription {
+            kind: "ServiceDescription".to_owned(),
+            name: name.to_owned(),
+            service_type: spec.service_type.to_owned(),
+            sockets,
+            subscriptions,
+            handlers,
+            publishes,
+            heartbeat_topic,
+            heartbeat_interval: heartbeat_interval.as_secs_f64(),
+            watch: spec.watch.iter().map(|t| (*t).to_owned()).collect(),
+        }
+    }
+}
