@@ -42,7 +42,9 @@ impl DrainPusher {
             // 1 KiB tasks: 10 MB in all, more than the kernel's buffers of one connection.
             let pad = "x".repeat(1024);
             for i in 0..TASKS {
-                pusher.push(&serde_json::json!({ "i": i, "pad": pad })).await?;
+                pusher
+                    .push(&serde_json::json!({ "i": i, "pad": pad }))
+                    .await?;
             }
             say(format_args!("PUSHED {TASKS}"));
             Ok::<(), experimance::Error>(())
@@ -72,6 +74,9 @@ async fn child_drain_pusher() {
 /// with a receive high-water mark of 10 and a 64 KiB kernel buffer, has not read anything
 /// yet): the parent receives all 10,000, in order, and the child exits 0. (With a drain
 /// timeout of zero, i.e. no linger, this test loses thousands of them.)
+///
+/// The child runs with the default settings. (Before ZMTP heartbeats were limited to PUB/SUB,
+/// this test lost 1,800 to 2,500 tasks in some runs: see the report of issue 4.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_after_the_last_push_loses_none_of_10_000_tasks() {
     let mut child = spawn_child("child_drain_pusher", "drain_pusher", &[]);
@@ -83,7 +88,7 @@ async fn sigterm_after_the_last_push_loses_none_of_10_000_tasks() {
     child.line("PUSHED").await;
     child.signal("TERM");
     for i in 0..TASKS {
-        let Some(mut parts) = puller.recv_within(SAFETY).await else {
+        let Some(mut parts) = puller.recv_within(Duration::from_secs(5)).await else {
             let (status, lines) = child.wait().await;
             panic!("task {i} never arrived; child exited {status:?} printing {lines:?}");
         };
@@ -137,7 +142,9 @@ impl Slow {
             self.gate.notified().await;
         }
         // Simulated work, not synchronisation.
-        tokio::time::sleep(self.work).await;
+        if !self.work.is_zero() {
+            tokio::time::sleep(self.work).await;
+        }
         let _ = self.tx.send(msg.i);
     }
 }
@@ -237,12 +244,8 @@ impl Queued {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_drain_timeout_bounds_how_long_a_stop_handles_queued_messages() {
     const COUNT: u64 = 1_000;
-    let mut queued = queue_tasks(
-        COUNT,
-        Duration::from_millis(20),
-        Duration::from_millis(300),
-    )
-    .await;
+    let mut queued =
+        queue_tasks(COUNT, Duration::from_millis(20), Duration::from_millis(300)).await;
     queued.ctx.stop();
     queued.gate.notify_one();
     // 1,000 × 20 ms of work would be 20 s: the safety net is wider than that.
