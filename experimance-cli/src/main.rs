@@ -1,0 +1,42 @@
+//! `experimance`: tap, publish, push, pull, hz, record, replay, watch and proxy for services
+//! that speak the Experimance wire protocol (see the crate's README).
+
+mod cli;
+mod cmd;
+mod ctx;
+mod error;
+mod json;
+mod net;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::ctx::Ctx;
+use crate::error::{CliError, EXIT_OK};
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match run(cli) {
+        Ok(()) | Err(CliError::Closed) => EXIT_OK,
+        Err(e) => {
+            eprintln!("experimance: error: {e}");
+            e.code()
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run(cli: Cli) -> error::Result<()> {
+    let ctx = Ctx::new(cli.quiet)?;
+    match cli.command {
+        Command::Tap(args) => cmd::tap::run(&ctx, args),
+        Command::Publish(args) => cmd::publish::run(&ctx, args),
+        Command::Push(args) => cmd::push::run(&ctx, args),
+        Command::Pull(args) => cmd::pull::run(&ctx, args),
+        Command::Hz(args) => cmd::hz::run(&ctx, args),
+        Command::Record(args) => cmd::record::run(&ctx, args),
+        Command::Replay(args) => cmd::replay::run(&ctx, args),
+        Command::Watch(args) => cmd::watch::run(&ctx, args),
+        Command::Proxy(args) => cmd::proxy::run(&ctx, args),
+    }
+}
