@@ -71,9 +71,6 @@ impl KidPub {}
 #[service(
     name = "SlowWatcher",
     sub = "tcp://127.0.0.1:1",
-    // Not needed by the test: works around the macro's `sub has nothing to subscribe to`
-    // check, which does not count the watched topics (they are subscribed automatically).
-    topics = ["liveness.unused"],
     watch = ["peer.heartbeat"],
     peer_interval = "60s",
     stats_interval = "off"
@@ -100,9 +97,6 @@ impl SlowWatcher {
 #[service(
     name = "FastWatcher",
     sub = "tcp://127.0.0.1:1",
-    // Not needed by the test: works around the macro's `sub has nothing to subscribe to`
-    // check, which does not count the watched topics (they are subscribed automatically).
-    topics = ["liveness.unused"],
     watch = ["peer.heartbeat"],
     peer_interval = "300ms",
     stats_interval = "off"

@@ -194,11 +194,11 @@ fn spec_fields(attr: &ServiceAttr) -> Vec<TokenStream> {
 /// A `sub` without `topics` subscribes to the handlers' topics: there must be some.
 fn subscription_check(ident: &syn::Ident, attr: &ServiceAttr) -> Option<TokenStream> {
     let sub = attr.addresses[1].as_ref()?;
-    if attr.topics.is_some() {
+    if attr.topics.is_some() || attr.watch.is_some() {
         return None;
     }
     let message = format!(
-        "`{SUB}` has nothing to subscribe to: add `topics = [...]` to #[service], or a `#[topic(\"...\")]` handler to the #[handlers] impl of `{ident}`"
+        "`{SUB}` has nothing to subscribe to: add `topics = [...]` to #[service] (`[\"\"]` for every topic), or a `#[topic(\"...\")]` handler to the #[handlers] impl of `{ident}`"
     );
     Some(quote_spanned! {sub.span()=>
         const _: () = if !<#ident as ::experimance::__private::Handlers>::__UNCHECKED

@@ -556,6 +556,12 @@ impl<S: Service> Serve<S> {
                     report(&core, S::TIMERS[index].0, None, result);
                 }
                 _ = liveness.tick(), if watching => {
+                    // Heartbeats already queued count: read them before judging anyone lost.
+                    if let Err(e) = self.drain(Role::Sub, &mut msg, None).await {
+                        self.fatal(Role::Sub, e);
+                        failed = true;
+                        break;
+                    }
                     let timeout = self.peer_interval * crate::liveness::MISSED_INTERVALS;
                     for peer in core.peers.expire(timeout) {
                         self.peer_changed(&peer, Liveness::Lost).await;
