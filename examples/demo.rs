@@ -31,14 +31,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_address(Role::Pull, "@tcp://127.0.0.1:*")
         .with_address(Role::Sub, "@tcp://127.0.0.1:*");
     controller.start().await?;
-    let endpoint = |role| controller.endpoint(role).expect("controller socket is bound");
+    let endpoint = |role| {
+        controller
+            .endpoint(role)
+            .expect("controller socket is bound")
+    };
     let (commands, tasks, results, status) = (
         endpoint(Role::Pub),
         endpoint(Role::Push),
         endpoint(Role::Pull),
         endpoint(Role::Sub),
     );
-    println!("controller: commands {commands}, tasks {tasks}, results {results}, status {status}\n");
+    println!(
+        "controller: commands {commands}, tasks {tasks}, results {results}, status {status}\n"
+    );
 
     let workers: Vec<Runner<Worker>> = ["worker-1", "worker-2"]
         .into_iter()

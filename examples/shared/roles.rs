@@ -89,7 +89,10 @@ impl Controller {
 #[handlers]
 impl Controller {
     #[every("250ms")]
-    async fn perform_control_action(&mut self, ctx: &Context<Self>) -> Result<(), experimance::Error> {
+    async fn perform_control_action(
+        &mut self,
+        ctx: &Context<Self>,
+    ) -> Result<(), experimance::Error> {
         if self.pushed >= self.limit {
             return Ok(());
         }
@@ -107,7 +110,10 @@ impl Controller {
             payload: format!("frame-{seq}"),
         };
         ctx.push(&task).await?;
-        println!("{:>14} → pushed task {seq} and published command {seq}", ctx.name());
+        println!(
+            "{:>14} → pushed task {seq} and published command {seq}",
+            ctx.name()
+        );
         Ok(())
     }
 
@@ -161,7 +167,12 @@ pub struct Worker {
 impl Worker {
     #[topic("control")]
     async fn on_command(&mut self, command: Command, ctx: &Context<Self>) {
-        println!("{:>14} ← command {} {}", ctx.name(), command.seq, command.action);
+        println!(
+            "{:>14} ← command {} {}",
+            ctx.name(),
+            command.seq,
+            command.action
+        );
         self.last_command = Some(command.seq);
     }
 
@@ -175,7 +186,12 @@ impl Worker {
             result: task.payload.to_uppercase(),
         };
         self.processed += 1;
-        println!("{:>14} ← task {} → {}", ctx.name(), task.task_id, result.result);
+        println!(
+            "{:>14} ← task {} → {}",
+            ctx.name(),
+            task.task_id,
+            result.result
+        );
         ctx.push(&result).await
     }
 

@@ -41,7 +41,7 @@ pub use runner::Runner;
 pub use service::{
     AuthSpec, HandlerKind, Handlers, HasPub, HasPush, MessageInfo, Service, ServiceSpec,
 };
-pub use stats::StatsSnapshot;
+pub use stats::{stats_topic, StatsSnapshot};
 
 #[doc(hidden)]
 pub mod __private {

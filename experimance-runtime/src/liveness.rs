@@ -37,7 +37,7 @@ impl fmt::Display for Liveness {
 }
 
 /// One row of the liveness table in [`StatsSnapshot`](crate::StatsSnapshot).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeerStatus {
     /// Alive or lost.
     pub liveness: Liveness,

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::core::Core;
@@ -84,13 +84,21 @@ impl Counters {
     }
 }
 
+/// The topic a service publishes its stats on: `<name>.stats`.
+pub fn stats_topic(service: &str) -> String {
+    format!("{service}.stats")
+}
+
 /// A service's statistics at one moment, with the field names of WIRE.md.
 ///
 /// Counters accumulate over the service's whole life (across restarts); `start_time` and
 /// `uptime` refer to the latest start, and the rates are the counters over that uptime.
 /// `messages_received` counts every message taken off a SUB or PULL socket, well-formed or
 /// not; `errors` counts bad input, failed or panicking handlers, and failed sends.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+///
+/// A service with a PUB socket also publishes it every `stats_interval` on
+/// [`stats_topic`] (`<name>.stats`), with `"type": "Stats"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatsSnapshot {
     /// The service's name.
     pub service: String,
@@ -113,7 +121,7 @@ pub struct StatsSnapshot {
     /// The health status.
     pub status: Status,
     /// The liveness of the peers this service follows (the `watch` key), by name.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub peers: BTreeMap<String, PeerStatus>,
 }
 
@@ -153,7 +161,102 @@ pub(crate) async fn log_stats(core: Arc<Core>, period: Duration, cancel: Cancell
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
-            _ = ticks.tick() => tracing::info!(target: "experimance::stats", "{}", core.stats()),
+            _ = ticks.tick() => report(&core).await,
         }
+    }
+}
+
+/// Logs the stats, publishes them on `<name>.stats` if the service has a PUB socket, and
+/// exports them through the `metrics` facade when that feature is on.
+async fn report(core: &Core) {
+    let stats = core.stats();
+    tracing::info!(target: "experimance::stats", "{stats}");
+    #[cfg(feature = "metrics")]
+    export(&stats);
+    #[derive(Serialize)]
+    struct Message<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        #[serde(flatten)]
+        stats: &'a StatsSnapshot,
+    }
+    if core.spec.address(crate::address::Role::Pub).is_none() {
+        return;
+    }
+    let message = Message {
+        kind: "Stats",
+        stats: &stats,
+    };
+    if let Err(e) = core
+        .publish(Some(&stats_topic(core.name())), &message)
+        .await
+    {
+        tracing::warn!(error = %e, "stats not published");
+    }
+}
+
+/// Sets the service's counters and gauges in the `metrics` facade, labelled by service.
+#[cfg(feature = "metrics")]
+pub(crate) fn export(stats: &StatsSnapshot) {
+    let labels = [("service", stats.service.clone())];
+    metrics::counter!("experimance_messages_sent_total", &labels).absolute(stats.messages_sent);
+    metrics::counter!("experimance_messages_received_total", &labels)
+        .absolute(stats.messages_received);
+    metrics::counter!("experimance_errors_total", &labels).absolute(stats.errors);
+    metrics::gauge!("experimance_uptime_seconds", &labels).set(stats.uptime);
+    let alive = stats
+        .peers
+        .values()
+        .filter(|p| p.liveness == crate::liveness::Liveness::Alive)
+        .count();
+    metrics::gauge!("experimance_peers_alive", &labels).set(alive as f64);
+    metrics::gauge!("experimance_peers", &labels).set(stats.peers.len() as f64);
+}
+
+#[cfg(all(test, feature = "metrics"))]
+mod metrics_tests {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    use super::*;
+
+    #[test]
+    fn exports_counters_and_gauges_per_service() {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        let stats = StatsSnapshot {
+            service: "Exported".into(),
+            start_time: Some(1.0),
+            uptime: 2.5,
+            messages_sent: 7,
+            messages_received: 9,
+            errors: 1,
+            send_rate: 0.0,
+            receive_rate: 0.0,
+            state: State::Running,
+            status: Status::Healthy,
+            peers: BTreeMap::new(),
+        };
+        metrics::with_local_recorder(&recorder, || export(&stats));
+        let values: Vec<(String, DebugValue)> = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .map(|(key, _, _, value)| {
+                let key = key.key();
+                assert_eq!(
+                    key.labels().next().map(|l| l.value().to_owned()),
+                    Some("Exported".into())
+                );
+                (key.name().to_owned(), value)
+            })
+            .collect();
+        assert!(values.contains(&(
+            "experimance_messages_sent_total".into(),
+            DebugValue::Counter(7)
+        )));
+        assert!(values.contains(&("experimance_errors_total".into(), DebugValue::Counter(1))));
+        assert!(values
+            .iter()
+            .any(|(name, _)| name == "experimance_uptime_seconds"));
     }
 }
