@@ -31,7 +31,7 @@ enum Ev {
 /// error. `i` makes each instance distinct.
 fn bad_pull_message(kind: usize, i: u64) -> (&'static str, Vec<Vec<u8>>) {
     let one = |bytes: Vec<u8>| vec![bytes];
-    match kind % 12 {
+    match kind % 13 {
         0 => ("an empty frame", one(Vec::new())),
         1 => (
             "a PUB/SUB frame (topic first) on PUSH/PULL",
@@ -73,6 +73,14 @@ fn bad_pull_message(kind: usize, i: u64) -> (&'static str, Vec<Vec<u8>>) {
         10 => (
             "a handler returning Err",
             one(br#"{"type":"Fail"}"#.to_vec()),
+        ),
+        11 => (
+            "invalid UTF-8 in a field the handler ignores",
+            one(format!(r#"{{"type":"Good","i":{i},"ignored":""#)
+                .into_bytes()
+                .into_iter()
+                .chain(*b"\xff\"}")
+                .collect()),
         ),
         _ => ("a handler panicking", one(br#"{"type":"Panic"}"#.to_vec())),
     }
@@ -130,7 +138,7 @@ impl Worker {
     }
 }
 
-/// 10,000 good tasks interleaved with 1,429 bad ones (every kind of bad input, about 120 of
+/// 10,000 good tasks interleaved with 1,429 bad ones (every kind of bad input, about 110 of
 /// each) from a raw PUSH: every good task is handled, in order; `errors` equals the number of
 /// bad ones exactly; the handler state survives the panics (later tasks still mutate it).
 /// PUSH/PULL never drops, so the counts are exact.
@@ -167,7 +175,7 @@ async fn ten_thousand_good_tasks_among_bad_ones_all_handled_and_errors_exact() {
     }
     assert_eq!(
         kinds.len(),
-        12,
+        13,
         "every kind of bad input is sent: {kinds:?}"
     );
     messages.push(vec![br#"{"type":"Report"}"#.to_vec()]);
@@ -258,7 +266,7 @@ impl Subscriber {
 
 fn bad_sub_frame(kind: usize, i: u64) -> (&'static str, Vec<Vec<u8>>) {
     let one = |bytes: Vec<u8>| vec![bytes];
-    match kind % 13 {
+    match kind % 14 {
         0 => (
             "a frame without a space",
             one(format!(r#"good{{"i":{i}}}"#).into_bytes()),
@@ -295,6 +303,10 @@ fn bad_sub_frame(kind: usize, i: u64) -> (&'static str, Vec<Vec<u8>>) {
             ],
         ),
         11 => ("a handler returning Err", one(b"fail {}".to_vec())),
+        12 => (
+            "invalid UTF-8 in a field the handler ignores",
+            one(b"good {\"i\":1,\"ignored\":\"\xff\"}".to_vec()),
+        ),
         _ => ("a handler panicking", one(b"panic {}".to_vec())),
     }
 }
@@ -364,7 +376,7 @@ async fn ten_thousand_good_frames_among_bad_ones_over_pub_sub() {
     }
     assert_eq!(
         kinds.len(),
-        13,
+        14,
         "every kind of bad input is sent: {kinds:?}"
     );
     messages.push(vec![b"report {}".to_vec()]);

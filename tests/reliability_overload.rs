@@ -258,3 +258,60 @@ async fn push_waits_when_peers_are_full_and_push_timeout_never_drops_silently() 
     assert!(received.iter().all(|n| !timed_out.contains(n)));
     runner.stop().await;
 }
+
+/// A puller that reads more slowly than the service pushes is slow, not dead: it keeps its
+/// connection and receives every task. The service asks for a 100 ms ZMTP heartbeat; the
+/// runtime applies ZMTP heartbeats to PUB/SUB only, because on PUSH/PULL a PING queued behind
+/// megabytes of tasks reaches a slow reader late, its PONG misses the timeout, and libzmq
+/// drops the connection with every task queued for it (with raw libzmq sockets and this
+/// setup, about two thirds of the tasks are lost).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_puller_keeps_its_connection_and_loses_nothing() {
+    const TASKS: u64 = 5_000;
+    let (ctx_tx, ctx_rx) = oneshot::channel();
+    let runner = Runner::new(Pusher { ctx: Some(ctx_tx) })
+        .with_address(Role::Push, ANY_PORT)
+        .with_hwm(Role::Push, 2 * TASKS as i32)
+        .with_zmtp_heartbeat(Some(Duration::from_millis(100)));
+    runner.start().await.expect("start");
+    let ctx = tokio::time::timeout(SAFETY, ctx_rx).await.unwrap().unwrap();
+    let endpoint = runner.endpoint(Role::Push).expect("endpoint");
+    let raw = Raw::new(zmq::PULL);
+    raw.sock().set_rcvhwm(10).expect("rcvhwm");
+    raw.sock().set_rcvbuf(64 * 1024).expect("rcvbuf");
+    let mut monitor = raw.monitor(&[
+        zmq::SocketEvent::HANDSHAKE_SUCCEEDED,
+        zmq::SocketEvent::DISCONNECTED,
+    ]);
+    let mut puller = raw.connect(&endpoint);
+    monitor
+        .wait_for(&[zmq::SocketEvent::HANDSHAKE_SUCCEEDED])
+        .await;
+
+    let pad = "x".repeat(1024);
+    for i in 0..TASKS {
+        ctx.push(&json!({ "i": i, "pad": pad }))
+            .await
+            .expect("push");
+    }
+    for i in 0..TASKS {
+        let Some(frame) = puller.recv_within(Duration::from_secs(5)).await else {
+            while monitor.next_within(Duration::ZERO).await.is_some() {}
+            panic!(
+                "task {i} never arrived; the puller's connection events: {:?}",
+                monitor.seen
+            );
+        };
+        let value: Value = serde_json::from_slice(&frame[0]).expect("JSON task");
+        assert_eq!(value["i"], i);
+        // The slow part: 200 µs of work per task (not synchronisation).
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    assert_eq!(monitor.next_within(Duration::ZERO).await, None);
+    assert!(
+        !monitor.seen.contains(&zmq::SocketEvent::DISCONNECTED),
+        "the slow puller was disconnected: {:?}",
+        monitor.seen
+    );
+    runner.stop().await;
+}

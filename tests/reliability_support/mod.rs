@@ -153,6 +153,15 @@ impl Raw {
         self.send_all(vec![vec![frame.into()]]).await;
     }
 
+    /// Sends one frame without waiting; `false` if libzmq could not take it now.
+    pub fn try_send(&mut self, frame: impl Into<Vec<u8>>) -> bool {
+        match self.sock().send(frame.into(), zmq::DONTWAIT) {
+            Ok(()) => true,
+            Err(zmq::Error::EAGAIN) => false,
+            Err(e) => panic!("raw send failed: {e}"),
+        }
+    }
+
     /// Sends many messages (each a list of frames) in one trip to the blocking pool.
     pub async fn send_all(&mut self, messages: Vec<Vec<Vec<u8>>>) {
         let sock = self.sock.take().expect("socket");
