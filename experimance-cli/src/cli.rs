@@ -1,5 +1,5 @@
 //! The command line, declared with clap. Every subcommand has its own module in `cmd/`; a
-//! new one (e.g. `describe`, `check`) is a variant here, an `Args` struct and a module.
+//! new one is a variant here, an `Args` struct and a module.
 
 use std::time::Duration;
 
@@ -9,11 +9,12 @@ const AFTER_HELP: &str = "\
 Addresses: a ZeroMQ endpoint such as tcp://localhost:5555, tcp://*:5555 or ipc:///tmp/feed.
 Prefix it with `@` to bind or `>` to connect (quote `>` in a shell). Without a prefix, each
 socket does what the Python services do: PUB and PUSH bind (publish, push, replay, proxy),
-SUB and PULL connect (tap, pull, hz, record, watch).
+SUB and PULL connect (tap, pull, hz, record, watch, describe).
 
 Exit status: 0 done (also after Ctrl-C / SIGTERM, or when stdout is closed),
 1 runtime or network error (address in use, no peer in time, I/O error),
 2 usage or bad input (bad flag, bad address, bad JSON, bad topic, bad FILE).
+`check` exits 1 when it finds problems, 0 when there are none.
 A second Ctrl-C while finishing exits at once with 130.";
 
 /// Look at and talk to services that speak the Experimance wire protocol over ZeroMQ.
@@ -50,6 +51,11 @@ pub enum Command {
     Watch(WatchArgs),
     /// Forward between many publishers and subscribers (ZeroMQ XSUB/XPUB proxy).
     Proxy(ProxyArgs),
+    /// Ask running services for their description (sockets, topics, message types) as JSON.
+    Describe(DescribeArgs),
+    /// Check descriptions of a whole installation: topics nobody publishes, PULL without
+    /// PUSH, two binds on one address, message types that disagree.
+    Check(CheckArgs),
 }
 
 /// Subscription options.
@@ -247,6 +253,37 @@ pub struct ProxyArgs {
     /// Where subscribers connect (XPUB side; binds by default).
     #[arg(long, value_name = "ADDR")]
     pub xpub: String,
+}
+
+/// `describe`.
+#[derive(Debug, Args)]
+pub struct DescribeArgs {
+    /// The services' PUB endpoints (each connects by default).
+    #[arg(required = true)]
+    pub addrs: Vec<String>,
+    /// Give up (exit 1) when a service has not answered after this long: seconds, or with a
+    /// unit. A service answers with its next heartbeat.
+    #[arg(long, value_name = "TIME", default_value = "15s", value_parser = parse_period)]
+    pub timeout: Duration,
+    /// Indent the JSON.
+    #[arg(long)]
+    pub pretty: bool,
+    /// Write the description into FILE instead of printing it (a JSON array with several
+    /// ADDRs); written only when every service answered.
+    #[arg(short, long, value_name = "FILE")]
+    pub out: Option<String>,
+}
+
+/// `check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Files with one description, a JSON array of them, or one per line (as `describe`
+    /// prints them); `-` reads standard input.
+    #[arg(required = true, value_name = "DESCRIPTION")]
+    pub files: Vec<String>,
+    /// Print the findings as one JSON document instead of one line each.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Parses `1.5`, `250ms`, `2s`, `1m`.

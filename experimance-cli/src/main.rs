@@ -1,5 +1,5 @@
-//! `experimance`: tap, publish, push, pull, hz, record, replay, watch and proxy for services
-//! that speak the Experimance wire protocol (see the crate's README).
+//! `experimance`: tap, publish, push, pull, hz, record, replay, watch, proxy, describe and
+//! check for services that speak the Experimance wire protocol (see the crate's README).
 
 mod cli;
 mod cmd;
@@ -38,5 +38,7 @@ fn run(cli: Cli) -> error::Result<()> {
         Command::Replay(args) => cmd::replay::run(&ctx, args),
         Command::Watch(args) => cmd::watch::run(&ctx, args),
         Command::Proxy(args) => cmd::proxy::run(&ctx, args),
+        Command::Describe(args) => cmd::describe::run(&ctx, args),
+        Command::Check(args) => cmd::check::run(&ctx, args),
     }
 }
