@@ -51,6 +51,50 @@
 
 pub use experimance_runtime::*;
 
+/// Drive a service's handlers without sockets, with virtual time.
+///
+/// A [`TestHarness`](testing::TestHarness) runs the service's real loop, timers, heartbeats,
+/// stats and liveness on in-memory sockets. Inject messages with `publish` (filtered by the
+/// service's SUB prefixes, as ZeroMQ would) and `push`; capture what it publishes and pushes;
+/// `advance` the clock. Under `#[tokio::test(start_paused = true)]` (tokio's `test-util`
+/// feature) time is virtual, so a test of a 5 s heartbeat or a 15 s liveness timeout runs in
+/// microseconds, deterministically.
+///
+/// ```
+/// use std::time::Duration;
+/// use experimance::testing::{Delivery, TestHarness};
+/// use experimance::{handlers, service, Context};
+///
+/// #[service(sub = "tcp://localhost:5555", pub = "tcp://*:5556", topics = ["era"])]
+/// #[derive(Default)]
+/// struct Echo {
+///     seen: u32,
+/// }
+///
+/// #[handlers]
+/// impl Echo {
+///     #[topic("era")]
+///     async fn on_era(&mut self, msg: serde_json::Value, ctx: &Context<Self>) -> Result<(), experimance::Error> {
+///         self.seen += 1;
+///         ctx.publish_to("echo", &msg).await
+///     }
+/// }
+///
+/// #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// async fn main() {
+///     let mut harness = TestHarness::start(Echo::default()).await.unwrap();
+///     assert_eq!(harness.publish("era", &serde_json::json!({"era": "modern"})), Delivery::Delivered);
+///     assert_eq!(harness.publish("idle", &1), Delivery::Filtered); // not subscribed
+///     let (topic, body) = harness.next_published_on("echo", Duration::from_secs(1)).await.unwrap();
+///     assert_eq!((topic.as_str(), body["era"].as_str()), ("echo", Some("modern")));
+///     let echo = harness.stop().await;
+///     assert_eq!(echo.seen, 1);
+/// }
+/// ```
+pub mod testing {
+    pub use experimance_runtime::testing::*;
+}
+
 /// Declares a service on a struct.
 ///
 /// ```

@@ -17,11 +17,13 @@ mod heartbeat;
 mod lifecycle;
 mod liveness;
 mod logging;
+mod memory;
 mod runner;
 mod service;
 mod settings;
 mod socket;
 mod stats;
+pub mod testing;
 pub mod wire;
 
 pub use address::{env_var_name, Direction, Endpoint, Role};

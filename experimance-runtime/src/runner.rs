@@ -21,6 +21,7 @@ use crate::service::Service;
 use crate::settings::{Overrides, Settings};
 use crate::socket::AsyncSocket;
 use crate::stats::StatsSnapshot;
+use crate::testing::Wires;
 use crate::{auth, heartbeat, stats, wire};
 
 /// How many queued messages one socket may hand over before the loop looks at its other
@@ -41,6 +42,8 @@ pub struct Runner<S: Service> {
     core: Arc<Core>,
     service: Arc<Mutex<Option<S>>>,
     overrides: Overrides,
+    /// Set by [`testing`](crate::testing): channels instead of libzmq sockets.
+    memory: Option<Arc<Mutex<Wires>>>,
 }
 
 impl<S: Service> Runner<S> {
@@ -50,6 +53,7 @@ impl<S: Service> Runner<S> {
             core: Arc::new(Core::new(&S::SPEC, S::SPEC.name.to_owned())),
             service: Arc::new(Mutex::new(Some(service))),
             overrides: Overrides::default(),
+            memory: None,
         }
     }
 
@@ -171,6 +175,11 @@ impl<S: Service> Runner<S> {
             &Default::default(),
             S::SPEC.heartbeat_interval,
         )
+    }
+
+    /// Gives the service back, if it is not running.
+    pub fn into_service(self) -> Option<S> {
+        lock(&self.service).take()
     }
 
     /// Runs `f` on the service while it is not running (`None` while it is).
@@ -376,8 +385,23 @@ impl<S: Service> Runner<S> {
         }
     }
 
+    /// Runs the service on in-memory sockets whose other ends go into `wires` at each start.
+    pub(crate) fn in_memory(mut self, wires: Arc<Mutex<Wires>>) -> Self {
+        self.memory = Some(wires);
+        self
+    }
+
     fn open(&self, settings: Settings) -> Result<Opened, Error> {
         let context = zmq::Context::new();
+        if let Some(wires) = &self.memory {
+            let sockets = lock(wires).connect(&settings.addresses);
+            return Ok(Opened {
+                context,
+                sockets,
+                zap: None,
+                settings,
+            });
+        }
         let zap = if settings.auth.enabled() {
             let socket = auth::bind_handler(&context).map_err(|e| Error::Config {
                 service: self.name().to_owned(),

@@ -9,6 +9,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
 use crate::address::{Direction, Endpoint, Role};
+use crate::memory::Pipe;
 
 struct ZmqFd {
     socket: zmq::Socket,
@@ -23,8 +24,14 @@ impl AsRawFd for ZmqFd {
 
 /// One open socket of a service.
 pub(crate) struct AsyncSocket {
-    inner: AsyncFd<ZmqFd>,
+    io: Io,
     endpoint: String,
+}
+
+enum Io {
+    Zmq(AsyncFd<ZmqFd>),
+    /// The in-memory stand-in of [`testing`](crate::testing).
+    Memory(Pipe),
 }
 
 /// Socket options applied before bind/connect.
@@ -111,12 +118,26 @@ impl AsyncSocket {
         let inner =
             unsafe { AsyncFd::register_with_interest(ZmqFd { socket, fd }, Interest::READABLE) }
                 .map_err(|e| io_to_zmq(e.into()))?;
-        Ok(AsyncSocket { inner, endpoint })
+        Ok(AsyncSocket {
+            io: Io::Zmq(inner),
+            endpoint,
+        })
+    }
+
+    /// An in-memory socket for tests.
+    pub(crate) fn memory(pipe: Pipe, endpoint: String) -> AsyncSocket {
+        AsyncSocket {
+            io: Io::Memory(pipe),
+            endpoint,
+        }
     }
 
     /// Sets how long closing may wait for queued outgoing messages.
     pub(crate) fn set_linger(&self, linger: Duration) -> Result<(), zmq::Error> {
-        self.socket().set_linger(millis(linger))
+        match &self.io {
+            Io::Zmq(_) => self.socket().set_linger(millis(linger)),
+            Io::Memory(_) => Ok(()),
+        }
     }
 
     /// Receives one whole multipart message, waiting for it.
@@ -143,8 +164,19 @@ impl AsyncSocket {
         &self.endpoint
     }
 
+    /// The libzmq socket. In-memory sockets return early from every method that gets here.
     fn socket(&self) -> &zmq::Socket {
-        &self.inner.get_ref().socket
+        match &self.io {
+            Io::Zmq(inner) => &inner.get_ref().socket,
+            Io::Memory(_) => unreachable!("in-memory sockets are handled before libzmq calls"),
+        }
+    }
+
+    fn memory_pipe(&mut self) -> Option<&mut Pipe> {
+        match &mut self.io {
+            Io::Memory(pipe) => Some(pipe),
+            Io::Zmq(_) => None,
+        }
     }
 
     /// Waits until libzmq reports `event` on the socket.
@@ -156,16 +188,27 @@ impl AsyncSocket {
     /// libzmq socket is not `Sync`.
     pub(crate) async fn ready(&mut self, event: zmq::PollEvents) -> Result<(), zmq::Error> {
         loop {
-            if self.socket().get_events()?.contains(event) {
+            let inner = match &mut self.io {
+                Io::Memory(pipe) if event == zmq::POLLIN => return Ok(pipe.readable().await),
+                Io::Memory(_) => return Ok(()),
+                Io::Zmq(inner) => inner,
+            };
+            if inner.get_ref().socket.get_events()?.contains(event) {
                 return Ok(());
             }
-            let mut guard = self.inner.readable_mut().await.map_err(io_to_zmq)?;
+            let mut guard = inner.readable_mut().await.map_err(io_to_zmq)?;
             guard.clear_ready();
         }
     }
 
     /// Receives one message part without waiting; `Ok(false)` when none is queued.
     pub(crate) fn try_recv(&mut self, msg: &mut zmq::Message) -> Result<bool, zmq::Error> {
+        if let Some(pipe) = self.memory_pipe() {
+            return Ok(pipe
+                .try_recv()
+                .map(|frame| *msg = zmq::Message::from(frame))
+                .is_some());
+        }
         match self.socket().recv(msg, zmq::DONTWAIT) {
             Ok(()) => Ok(true),
             Err(zmq::Error::EAGAIN) => Ok(false),
@@ -176,6 +219,10 @@ impl AsyncSocket {
     /// Sends one single-part message, waiting (on the reactor) while the socket cannot take
     /// it: a PUSH socket whose peers are all at their high-water mark, or that has no peer yet.
     pub(crate) async fn send(&mut self, data: &[u8]) -> Result<(), zmq::Error> {
+        if let Some(pipe) = self.memory_pipe() {
+            pipe.send(data.to_vec());
+            return Ok(());
+        }
         loop {
             match self.socket().send(data, zmq::DONTWAIT) {
                 Ok(()) => return Ok(()),
