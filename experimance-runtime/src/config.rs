@@ -39,8 +39,9 @@ struct ConfigFile {
     services: BTreeMap<String, ServiceConfig>,
 }
 
-/// What a configuration file says about one service; every key is optional.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+/// What a configuration file says about one service; every key is optional. Its `Debug`
+/// output hides the password.
+#[derive(Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceConfig {
     /// The PUB address.
@@ -80,6 +81,27 @@ pub struct ServiceConfig {
     pub password: Option<String>,
     /// Addresses or CIDR networks allowed to connect to bound sockets.
     pub allow: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for ServiceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceConfig")
+            .field("pub", &self.pub_address)
+            .field("sub", &self.sub_address)
+            .field("push", &self.push_address)
+            .field("pull", &self.pull_address)
+            .field("heartbeat_interval", &self.heartbeat_interval)
+            .field("stats_interval", &self.stats_interval)
+            .field("peer_interval", &self.peer_interval)
+            .field("drain_timeout", &self.drain_timeout)
+            .field("zmtp_heartbeat", &self.zmtp_heartbeat)
+            .field("hwm", &self.hwm)
+            .field("max_message_size", &self.max_message_size)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("allow", &self.allow)
+            .finish()
+    }
 }
 
 impl ServiceConfig {
@@ -209,4 +231,21 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err(format!("duration \"{text}\" is shorter than 1ms"));
     }
     Ok(Duration::from_millis(millis as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn debug_hides_the_password() {
+        let config = super::ServiceConfig {
+            username: Some("installation".into()),
+            password: Some("hunter2".into()),
+            ..Default::default()
+        };
+        let text = format!("{config:?}");
+        assert!(
+            text.contains("installation") && !text.contains("hunter2"),
+            "{text}"
+        );
+    }
 }

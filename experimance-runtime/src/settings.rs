@@ -12,8 +12,8 @@ use crate::service::ServiceSpec;
 use crate::socket::SocketOptions;
 
 /// What the program set on the runner; `None` defers to the environment, the file and the
-/// attribute.
-#[derive(Debug, Clone, Default)]
+/// attribute. (No `Debug`: it holds a password.)
+#[derive(Clone, Default)]
 pub(crate) struct Overrides {
     pub(crate) addresses: [Option<String>; 4],
     pub(crate) hwm: [Option<i32>; 4],
@@ -26,8 +26,8 @@ pub(crate) struct Overrides {
     pub(crate) config: Option<Config>,
 }
 
-/// The resolved settings of one run.
-#[derive(Debug, Clone)]
+/// The resolved settings of one run. (No `Debug`: it holds a password.)
+#[derive(Clone)]
 pub(crate) struct Settings {
     pub(crate) addresses: [Option<String>; 4],
     pub(crate) sockets: [SocketOptions; 4],
@@ -242,9 +242,9 @@ mod tests {
     #[test]
     fn half_credentials_and_bad_networks_are_errors() {
         std::env::set_var("EXPERIMANCE_SETTINGSHALF_USERNAME", "user");
-        let error = Overrides::default()
-            .resolve(&SPEC, "SettingsHalf")
-            .unwrap_err();
+        let Err(error) = Overrides::default().resolve(&SPEC, "SettingsHalf") else {
+            panic!("half credentials must be an error");
+        };
         assert!(
             error.to_string().contains("both a username and a password"),
             "{error}"
@@ -253,7 +253,9 @@ mod tests {
             allow: Some(vec!["10.0.0.0/40".into()]),
             ..Overrides::default()
         };
-        let error = overrides.resolve(&SPEC, "SettingsNet").unwrap_err();
+        let Err(error) = overrides.resolve(&SPEC, "SettingsNet") else {
+            panic!("a bad network must be an error");
+        };
         assert!(error.to_string().contains("allow"), "{error}");
     }
 
