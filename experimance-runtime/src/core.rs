@@ -30,6 +30,10 @@ pub(crate) struct Outbox {
     buf: Vec<u8>,
 }
 
+/// PUB frames at least this large are handed to libzmq without a copy. Below it, copying
+/// into libzmq's own allocation costs less than a fresh encode buffer per message.
+const ZERO_COPY_MIN: usize = 16 * 1024;
+
 pub(crate) struct Core {
     pub(crate) spec: &'static ServiceSpec,
     name: String,
@@ -153,7 +157,13 @@ impl Core {
             Role::Push => &self.pusher,
             _ => &self.publisher,
         };
-        let mut guard = outbox.lock().await;
+        // The same yield point `lock` has, then the lock without building a waiter when it is
+        // free; `try_lock` fails while tasks queue for it, so they keep their FIFO turn.
+        tokio::task::coop::consume_budget().await;
+        let mut guard = match outbox.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => outbox.lock().await,
+        };
         let Some(outbox) = guard.as_mut() else {
             return Err(Error::NoSocket {
                 service: self.name().to_owned(),
@@ -161,7 +171,13 @@ impl Core {
             });
         };
         encode(&mut outbox.buf)?;
-        match outbox.socket.send(&outbox.buf).await {
+        let sent = if role == Role::Pub && outbox.buf.len() >= ZERO_COPY_MIN {
+            let frame = outbox.take_frame();
+            outbox.socket.send_owned(frame)
+        } else {
+            outbox.socket.send(&outbox.buf).await
+        };
+        match sent {
             Ok(()) => {
                 self.counters.sent();
                 Ok(())
@@ -184,6 +200,12 @@ impl Outbox {
             socket,
             buf: Vec::with_capacity(256),
         }
+    }
+
+    /// Takes the encoded frame out, leaving a buffer big enough for another like it.
+    fn take_frame(&mut self) -> Vec<u8> {
+        let next = Vec::with_capacity(self.buf.len() + self.buf.len() / 8);
+        std::mem::replace(&mut self.buf, next)
     }
 }
 

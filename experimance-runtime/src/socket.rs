@@ -216,6 +216,19 @@ impl AsyncSocket {
         }
     }
 
+    /// Sends one single-part message whose buffer libzmq takes over, without copying it.
+    ///
+    /// Only for the PUB (XPUB) socket: it never refuses a message with EAGAIN (at its
+    /// high-water mark it drops, as PUB does; `ZMQ_XPUB_NODROP` is never set), so a frame
+    /// handed over is never needed back for a retry. Other sockets use [`AsyncSocket::send`].
+    pub(crate) fn send_owned(&mut self, frame: Vec<u8>) -> Result<(), zmq::Error> {
+        if let Some(pipe) = self.memory_pipe() {
+            pipe.send(frame);
+            return Ok(());
+        }
+        self.socket().send(zmq::Message::from(frame), zmq::DONTWAIT)
+    }
+
     /// Sends one single-part message, waiting (on the reactor) while the socket cannot take
     /// it: a PUSH socket whose peers are all at their high-water mark, or that has no peer yet.
     pub(crate) async fn send(&mut self, data: &[u8]) -> Result<(), zmq::Error> {

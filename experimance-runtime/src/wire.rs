@@ -1,8 +1,11 @@
 //! The byte formats of WIRE.md: `<topic> <json>` on PUB/SUB, bare JSON on PUSH/PULL.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 
-use serde::Serialize;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 
@@ -87,8 +90,8 @@ pub fn check_topic(topic: &str) -> Result<(), Error> {
 /// use experimance_runtime::wire::encode_frame;
 ///
 /// let mut buf = Vec::new();
-/// encode_frame(&mut buf, None, "heartbeat", &serde_json::json!({"type": "EraChanged", "era": "modern"})).unwrap();
-/// assert_eq!(buf, br#"EraChanged {"type":"EraChanged","era":"modern"}"#);
+/// encode_frame(&mut buf, None, "heartbeat", &serde_json::json!({"era": "modern", "type": "EraChanged"})).unwrap();
+/// assert_eq!(buf, br#"EraChanged {"era":"modern","type":"EraChanged"}"#);
 /// encode_frame(&mut buf, Some("bad topic"), "heartbeat", &1).unwrap_err();
 /// ```
 pub fn encode_frame<T: Serialize + ?Sized>(
@@ -106,16 +109,46 @@ pub fn encode_frame<T: Serialize + ?Sized>(
             serde_json::to_writer(&mut *buf, message)?;
         }
         None => {
-            let json = serde_json::to_vec(message)?;
-            let topic = type_field(&json);
-            let topic = topic.as_deref().unwrap_or(default_topic);
-            check_topic(topic)?;
-            buf.extend_from_slice(topic.as_bytes());
+            // The JSON goes in first, the topic found in it after, and a rotation puts the
+            // topic in front: one encode, no second buffer.
+            serde_json::to_writer(&mut *buf, message)?;
+            let json_len = buf.len();
+            let topic = match type_field(buf) {
+                Some(Cow::Borrowed(topic)) => {
+                    check_topic(topic)?;
+                    let start = topic.as_ptr() as usize - buf.as_ptr() as usize;
+                    Topic::InJson(start..start + topic.len())
+                }
+                Some(Cow::Owned(topic)) => {
+                    check_topic(&topic)?;
+                    Topic::Owned(topic)
+                }
+                None => {
+                    check_topic(default_topic)?;
+                    Topic::Default
+                }
+            };
+            match topic {
+                Topic::InJson(range) => buf.extend_from_within(range),
+                Topic::Owned(topic) => buf.extend_from_slice(topic.as_bytes()),
+                Topic::Default => buf.extend_from_slice(default_topic.as_bytes()),
+            }
             buf.push(b' ');
-            buf.extend_from_slice(&json);
+            let topic_len = buf.len() - json_len;
+            buf.rotate_right(topic_len);
         }
     }
     Ok(())
+}
+
+/// Where the topic of a frame without an explicit one comes from.
+enum Topic {
+    /// The `"type"` string, as it stands in the encoded JSON.
+    InJson(Range<usize>),
+    /// The `"type"` string, unescaped.
+    Owned(String),
+    /// The default topic.
+    Default,
 }
 
 /// Encodes `message` as a PUSH/PULL frame (bare JSON) into `buf` (cleared first).
@@ -125,15 +158,102 @@ pub fn encode_task<T: Serialize + ?Sized>(buf: &mut Vec<u8>, message: &T) -> Res
     Ok(())
 }
 
-fn type_field(json: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Typed {
-        #[serde(rename = "type")]
-        kind: Option<serde_json::Value>,
+/// The `"type"` field of a JSON object when it is a string: borrowed from `json` unless it
+/// has escapes. Other fields, and a `"type"` of another kind, are skipped without allocating.
+fn type_field(json: &[u8]) -> Option<Cow<'_, str>> {
+    #[derive(Deserialize)]
+    struct Typed<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: Option<TypeValue<'a>>,
     }
     match serde_json::from_slice::<Typed>(json).ok()?.kind? {
-        serde_json::Value::String(s) => Some(s),
-        _ => None,
+        TypeValue::Str(s) => Some(s),
+        TypeValue::Other => None,
+    }
+}
+
+/// Any JSON value, kept only when it is a string.
+enum TypeValue<'a> {
+    Str(Cow<'a, str>),
+    Other,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for TypeValue<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct AnyValue<'a>(std::marker::PhantomData<&'a ()>);
+
+        impl<'de: 'a, 'a> Visitor<'de> for AnyValue<'a> {
+            type Value = TypeValue<'a>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(TypeValue::Str(Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(TypeValue::Str(Cow::Owned(v.to_owned())))
+            }
+
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(TypeValue::Str(Cow::Owned(v)))
+            }
+
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(TypeValue::Other)
+            }
+
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(TypeValue::Other)
+            }
+
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(TypeValue::Other)
+            }
+
+            fn visit_i128<E>(self, _: i128) -> Result<Self::Value, E> {
+                Ok(TypeValue::Other)
+            }
+
+            fn visit_u128<E>(self, _: u128) -> Result<Self::Value, E> {
+                Ok(TypeValue::Other)
+            }
+
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(TypeValue::Other)
+            }
+
+            fn visit_bytes<E>(self, _: &[u8]) -> Result<Self::Value, E> {
+                Ok(TypeValue::Other)
+            }
+
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(TypeValue::Other)
+            }
+
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(TypeValue::Other)
+            }
+
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                IgnoredAny::deserialize(d)?;
+                Ok(TypeValue::Other)
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(TypeValue::Other)
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(TypeValue::Other)
+            }
+        }
+
+        deserializer.deserialize_any(AnyValue(std::marker::PhantomData))
     }
 }
 
@@ -146,4 +266,84 @@ pub fn preview(bytes: &[u8]) -> String {
         out.push('…');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::ser::{SerializeMap, Serializer};
+    use serde_json::json;
+
+    use super::*;
+
+    fn frame<T: Serialize + ?Sized>(message: &T) -> Result<String, Error> {
+        // Stale bytes from an earlier frame must not leak into the next one.
+        let mut buf = b"stale bytes".to_vec();
+        encode_frame(&mut buf, None, "heartbeat", message)?;
+        Ok(String::from_utf8(buf).expect("UTF-8"))
+    }
+
+    /// Writes the key `type` twice, as a `#[serde(flatten)]` collision can.
+    struct TwoTypes;
+
+    impl Serialize for TwoTypes {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut map = s.serialize_map(None)?;
+            map.serialize_entry("type", "A")?;
+            map.serialize_entry("type", "B")?;
+            map.end()
+        }
+    }
+
+    #[test]
+    fn the_type_string_is_the_topic() {
+        assert_eq!(
+            frame(&json!({"era": "modern", "type": "EraChanged"})).unwrap(),
+            r#"EraChanged {"era":"modern","type":"EraChanged"}"#
+        );
+        // Escaped in the JSON, unescaped in the topic.
+        assert_eq!(
+            frame(&json!({"type": "Ä\"x"})).unwrap(),
+            "Ä\"x {\"type\":\"Ä\\\"x\"}"
+        );
+    }
+
+    #[test]
+    fn anything_but_a_type_string_gives_the_default_topic() {
+        for message in [
+            json!({"type": 5}),
+            json!({"type": -1.5}),
+            json!({"type": true}),
+            json!({"type": null}),
+            json!({"type": ["A"]}),
+            json!({"type": {"type": "Inner"}}),
+            json!({"inner": {"type": "Nested"}}),
+            json!({}),
+            json!([{"type": "A"}]),
+            json!("EraChanged"),
+            json!(1),
+        ] {
+            let json = serde_json::to_string(&message).unwrap();
+            assert_eq!(frame(&message).unwrap(), format!("heartbeat {json}"));
+        }
+        assert_eq!(
+            frame(&TwoTypes).unwrap(),
+            r#"heartbeat {"type":"A","type":"B"}"#
+        );
+    }
+
+    #[test]
+    fn a_type_that_is_no_topic_is_an_error() {
+        assert!(matches!(
+            frame(&json!({"type": "Era Changed"})),
+            Err(Error::InvalidTopic(t)) if t == "Era Changed"
+        ));
+        assert!(matches!(frame(&json!({"type": ""})), Err(Error::InvalidTopic(t)) if t.is_empty()));
+    }
+
+    #[test]
+    fn a_large_frame_keeps_every_byte() {
+        let pad = "x".repeat(100_000);
+        let out = frame(&json!({"pad": pad, "type": "Big"})).unwrap();
+        assert_eq!(out, format!(r#"Big {{"pad":"{pad}","type":"Big"}}"#));
+    }
 }
