@@ -34,8 +34,8 @@ enum Io {
     Memory(Pipe),
 }
 
-/// Socket options applied before bind/connect.
-#[derive(Debug, Clone)]
+/// Socket options applied before bind/connect. (No `Debug`: it holds a password.)
+#[derive(Clone)]
 pub(crate) struct SocketOptions {
     pub(crate) linger: Duration,
     pub(crate) hwm: Option<i32>,
