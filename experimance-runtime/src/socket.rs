@@ -189,7 +189,10 @@ impl AsyncSocket {
     pub(crate) async fn ready(&mut self, event: zmq::PollEvents) -> Result<(), zmq::Error> {
         loop {
             let inner = match &mut self.io {
-                Io::Memory(pipe) if event == zmq::POLLIN => return Ok(pipe.readable().await),
+                Io::Memory(pipe) if event == zmq::POLLIN => {
+                    pipe.readable().await;
+                    return Ok(());
+                }
                 Io::Memory(_) => return Ok(()),
                 Io::Zmq(inner) => inner,
             };
