@@ -6,6 +6,7 @@
 //! cargo bench --bench compare -- pubsub rtt    # only some sections
 //! COMPARE_SCALE=0.2 cargo bench --bench compare  # fewer messages per repetition
 //! COMPARE_ONLY=c cargo bench --bench compare -- pubsub  # one variant, for a profiler
+//! COMPARE_LOG=1 cargo bench --bench compare     # with experimance::init_logging() (info)
 //! ```
 //!
 //! Sections: `pubsub`, `pushpull`, `large`, `rtt`, `idle`, `startup`. Every figure is the
@@ -1485,6 +1486,9 @@ fn main() {
         .filter(|s| args.iter().any(|a| a == s))
         .collect();
     let run = |s: &str| chosen.is_empty() || chosen.contains(&s);
+    if std::env::var_os("COMPARE_LOG").is_some() {
+        experimance::init_logging();
+    }
     let started = Instant::now();
     let rt = runtime();
     let mut table = Table::default();
