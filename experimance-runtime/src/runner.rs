@@ -108,8 +108,8 @@ impl<S: Service> Runner<S> {
         self
     }
 
-    /// Uses `config` (see [`Config`](crate::Config)) instead of the file named by the
-    /// `EXPERIMANCE_CONFIG` environment variable. Its section `[services.<name>]` overrides
+    /// Uses `config` (see [`Config`](crate::Config)) instead of the file named by a
+    /// `--config PATH` argument of the program or by the `EXPERIMANCE_CONFIG` variable. Its section `[services.<name>]` overrides
     /// the attribute; environment variables and the other `with_*` settings override it.
     pub fn with_config(mut self, config: crate::Config) -> Self {
         self.overrides.config = Some(config);

@@ -22,7 +22,8 @@ pub(crate) struct Overrides {
     pub(crate) zmtp_heartbeat: Option<Option<Duration>>,
     pub(crate) plain: Option<Option<(String, String)>>,
     pub(crate) allow: Option<Vec<String>>,
-    /// A configuration file given by the program; else `EXPERIMANCE_CONFIG` is read at start.
+    /// A configuration file given by the program; else the file named by a `--config PATH`
+    /// argument or by `EXPERIMANCE_CONFIG` is read at start.
     pub(crate) config: Option<Config>,
 }
 
@@ -51,7 +52,7 @@ impl Overrides {
         let config = match &self.config {
             Some(config) => Some(config),
             None => {
-                loaded = crate::config::Config::from_env()?;
+                loaded = crate::config::Config::from_args_or_env()?;
                 loaded.as_ref()
             }
         };

@@ -193,6 +193,25 @@ impl<S: Service> TestHarness<S> {
         }
     }
 
+    /// Waits until `condition` holds for the service's stats (peers, counts, state), checking
+    /// every millisecond of (virtual) time, for at most `within`; returns whether it held.
+    pub async fn until(
+        &self,
+        within: Duration,
+        mut condition: impl FnMut(&StatsSnapshot) -> bool,
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if condition(&self.runner.stats()) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
     /// Lets `by` pass: with a paused clock (`start_paused = true`) it passes at once, and the
     /// timers, heartbeats and liveness checks due in that time run in order.
     pub async fn advance(&self, by: Duration) {
