@@ -1,7 +1,7 @@
 //! Procedural macros of [`experimance`](https://docs.rs/experimance). Use them through that
 //! crate: `use experimance::{service, handlers};`.
 //!
-//! Each macro parses its input into a model ([`service_attr`], [`handler`]), checks it, and
+//! Each macro parses its input into a model (`service_attr`, `handler`), checks it, and
 //! expands to a trait impl that calls into `experimance::__private`.
 
 use proc_macro::TokenStream;
