@@ -1429,7 +1429,7 @@ fn idle(table: &mut Table) {
     );
     table.add(
         cpu_label,
-        "100 services, 8 s window (defaults: ZMTP heartbeat 1 s)",
+        "100 services, 8 s window (default ZMTP heartbeat, 5 s)",
         &stats[3],
         Unit::Percent,
         t,

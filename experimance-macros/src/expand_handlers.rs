@@ -230,7 +230,14 @@ fn handlers_impl(self_ty: &Type, generics: &Generics, handlers: &[Handler]) -> T
             _ => (quote!(Task), String::new()),
         };
         let type_name = type_name(ty);
-        Some(quote!(#p::MessageInfo { kind: #p::HandlerKind::#kind, topic: #topic, message_type: #type_name }))
+        let schema = quote! {
+            || {
+                #[allow(unused_imports)]
+                use #p::{HasSchema as _, NoSchema as _};
+                (&#p::SchemaProbe::<#ty>::new()).schema()
+            }
+        };
+        Some(quote!(#p::MessageInfo { kind: #p::HandlerKind::#kind, topic: #topic, message_type: #type_name, schema: #schema }))
     });
     let timer_list = timers.iter().map(|h| {
         let name = h.method.to_string();

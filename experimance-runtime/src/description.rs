@@ -62,6 +62,51 @@ pub struct HandlerDescription {
     pub topic: Option<String>,
     /// The Rust type of its messages, as written in the handler.
     pub message_type: String,
+    /// The JSON Schema of that type (with the `schemars` feature, for types that implement
+    /// `schemars::JsonSchema`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<serde_json::Value>,
+}
+
+/// Finds a message type's JSON Schema where there is one: `(&SchemaProbe::<T>::new()).schema()`
+/// picks [`HasSchema`] when `T: JsonSchema` (and the `schemars` feature is on), else
+/// [`NoSchema`], by method resolution (autoref specialization), so generated code need not
+/// know about the feature.
+#[doc(hidden)]
+pub struct SchemaProbe<T: ?Sized>(std::marker::PhantomData<fn() -> T>);
+
+impl<T: ?Sized> SchemaProbe<T> {
+    #[doc(hidden)]
+    pub fn new() -> Self {
+        SchemaProbe(std::marker::PhantomData)
+    }
+}
+
+impl<T: ?Sized> Default for SchemaProbe<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[doc(hidden)]
+pub trait NoSchema {
+    fn schema(&self) -> Option<serde_json::Value> {
+        None
+    }
+}
+
+impl<T: ?Sized> NoSchema for &SchemaProbe<T> {}
+
+#[doc(hidden)]
+pub trait HasSchema {
+    fn schema(&self) -> Option<serde_json::Value>;
+}
+
+#[cfg(feature = "schemars")]
+impl<T: schemars::JsonSchema + ?Sized> HasSchema for SchemaProbe<T> {
+    fn schema(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(schemars::schema_for!(T)).ok()
+    }
 }
 
 impl ServiceDescription {
@@ -112,6 +157,7 @@ impl ServiceDescription {
                 .to_owned(),
                 topic: (m.kind == HandlerKind::Topic).then(|| m.topic.to_owned()),
                 message_type: m.message_type.to_owned(),
+                schema: (m.schema)(),
             })
             .collect();
         let heartbeat_topic = has(Role::Pub).then(|| spec.heartbeat_topic.to_owned());

@@ -47,6 +47,7 @@ pub use stats::{stats_topic, StatsSnapshot};
 
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::description::{HasSchema, NoSchema, SchemaProbe};
     pub use crate::dispatch::{decode, outcome, DispatchResult, Handled};
     pub use crate::liveness::Liveness;
     pub use crate::service::{

@@ -121,7 +121,7 @@ pub enum HandlerKind {
 }
 
 /// A handler and the Rust type of the messages it takes, as written in its signature.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy)]
 pub struct MessageInfo {
     /// The kind of handler.
     pub kind: HandlerKind,
@@ -129,6 +129,9 @@ pub struct MessageInfo {
     pub topic: &'static str,
     /// The message type, e.g. `EraChanged` or `serde_json::Value`.
     pub message_type: &'static str,
+    /// The JSON Schema of the message type, with the `schemars` feature and a type that
+    /// implements `schemars::JsonSchema`; `None` otherwise.
+    pub schema: fn() -> Option<serde_json::Value>,
 }
 
 /// A service: implemented by `#[service(...)]` on a struct.
