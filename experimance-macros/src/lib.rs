@@ -6,6 +6,8 @@
 
 use proc_macro::TokenStream;
 
+// One parser for durations, shared with the runtime (which reads them in configuration files).
+#[path = "../../experimance-runtime/src/duration.rs"]
 mod duration;
 mod errors;
 mod expand_handlers;

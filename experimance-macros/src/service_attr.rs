@@ -148,22 +148,22 @@ impl ServiceAttr {
                 check_topic(&lit)?;
                 set(&mut self.heartbeat, lit, repeated)
             }
-            HEARTBEAT_INTERVAL => {
-                let lit = string(meta)?;
-                let millis =
-                    parse_millis(&lit.value()).map_err(|e| syn::Error::new(lit.span(), e))?;
-                set(&mut self.heartbeat_interval, millis, repeated)
-            }
-            STATS_INTERVAL => {
-                let lit = string(meta)?;
-                let value = match lit.value().trim() {
-                    "off" => None,
-                    text => Some(
-                        parse_millis(text)
-                            .map_err(|e| syn::Error::new(lit.span(), format!("{e}, or \"off\"")))?,
-                    ),
+            HEARTBEAT_INTERVAL | PEER_INTERVAL | DRAIN_TIMEOUT => {
+                let millis = duration(meta)?;
+                let slot = match key.as_str() {
+                    HEARTBEAT_INTERVAL => &mut self.heartbeat_interval,
+                    PEER_INTERVAL => &mut self.peer_interval,
+                    _ => &mut self.drain_timeout,
                 };
-                set(&mut self.stats_interval, value, repeated)
+                set(slot, millis, repeated)
+            }
+            STATS_INTERVAL | ZMTP_HEARTBEAT => {
+                let value = duration_or_off(meta)?;
+                let slot = match key.as_str() {
+                    STATS_INTERVAL => &mut self.stats_interval,
+                    _ => &mut self.zmtp_heartbeat,
+                };
+                set(slot, value, repeated)
             }
             SERVICE_TYPE => {
                 let lit = string(meta)?;
@@ -179,28 +179,6 @@ impl ServiceAttr {
                     check_topic(topic)?;
                 }
                 set(&mut self.watch, (span, list), repeated)
-            }
-            PEER_INTERVAL | DRAIN_TIMEOUT => {
-                let lit = string(meta)?;
-                let millis =
-                    parse_millis(&lit.value()).map_err(|e| syn::Error::new(lit.span(), e))?;
-                let slot = if key == PEER_INTERVAL {
-                    &mut self.peer_interval
-                } else {
-                    &mut self.drain_timeout
-                };
-                set(slot, millis, repeated)
-            }
-            ZMTP_HEARTBEAT => {
-                let lit = string(meta)?;
-                let value = match lit.value().trim() {
-                    "off" => None,
-                    text => Some(
-                        parse_millis(text)
-                            .map_err(|e| syn::Error::new(lit.span(), format!("{e}, or \"off\"")))?,
-                    ),
-                };
-                set(&mut self.zmtp_heartbeat, value, repeated)
             }
             HWM => {
                 let lit: LitInt = integer(meta)?;
@@ -303,6 +281,23 @@ fn string(meta: &ParseNestedMeta) -> syn::Result<LitStr> {
             format!("`{key}` takes a string literal: `{key} = {example}`"),
         )
     })
+}
+
+/// A duration string, in milliseconds.
+fn duration(meta: &ParseNestedMeta) -> syn::Result<u64> {
+    let lit = string(meta)?;
+    parse_millis(&lit.value()).map_err(|e| syn::Error::new(lit.span(), e))
+}
+
+/// A duration string or `"off"` (`None`).
+fn duration_or_off(meta: &ParseNestedMeta) -> syn::Result<Option<u64>> {
+    let lit = string(meta)?;
+    match lit.value().trim() {
+        "off" => Ok(None),
+        text => parse_millis(text)
+            .map(Some)
+            .map_err(|e| syn::Error::new(lit.span(), format!("{e}, or \"off\""))),
+    }
 }
 
 fn integer(meta: &ParseNestedMeta) -> syn::Result<LitInt> {

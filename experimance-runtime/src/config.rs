@@ -208,29 +208,7 @@ fn duration_or_off<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Dura
 /// assert!(parse_duration("5 sec").is_err());
 /// ```
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    const UNITS: [(&str, f64); 4] = [("ms", 1.0), ("s", 1e3), ("m", 60e3), ("h", 3600e3)];
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let scale = UNITS
-        .iter()
-        .find(|(u, _)| *u == unit)
-        .map(|(_, s)| *s)
-        .ok_or_else(|| {
-            format!(
-                "expected a duration like \"250ms\", \"5s\", \"2m\" or \"1h\", found \"{text}\""
-            )
-        })?;
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("expected a duration like \"5s\", found \"{text}\""))?;
-    let millis = (value * scale).round();
-    if millis < 1.0 {
-        return Err(format!("duration \"{text}\" is shorter than 1ms"));
-    }
-    Ok(Duration::from_millis(millis as u64))
+    crate::duration::parse_millis(text).map(Duration::from_millis)
 }
 
 #[cfg(test)]

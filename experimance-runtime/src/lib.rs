@@ -12,6 +12,7 @@ mod context;
 mod core;
 mod description;
 mod dispatch;
+mod duration;
 mod error;
 mod heartbeat;
 mod lifecycle;

@@ -1,5 +1,8 @@
+//! Durations as `#[service]` attributes and configuration files write them. The macro crate
+//! includes this file too, so the attribute and the runtime read durations alike.
+
 /// Parses `"250ms"`, `"5s"`, `"1.5s"`, `"2m"`, `"1h"` into milliseconds.
-pub(crate) fn parse_millis(text: &str) -> Result<u64, String> {
+pub fn parse_millis(text: &str) -> Result<u64, String> {
     const UNITS: [(&str, f64); 4] = [("ms", 1.0), ("s", 1e3), ("m", 60e3), ("h", 3600e3)];
     let text = text.trim();
     let split = text
