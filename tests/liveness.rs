@@ -16,7 +16,7 @@ mod liveness_support;
 use std::time::Instant;
 
 use experimance::{handlers, service, Context, Heartbeat, Liveness, Role, Runner, State, Status};
-use liveness_support::{child_address, child_stdin, is_child, say, Kid, SAFETY};
+use liveness_support::{child_address, child_stdin, is_child, say, spawn_kid, SAFETY};
 use tokio::sync::mpsc;
 
 /// A bind address with a port chosen by the system.
@@ -286,8 +286,8 @@ async fn child_heartbeat_publisher() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_peer_is_lost_after_three_intervals_and_alive_when_restarted() {
     let no_prefix: &[&str] = &[];
-    let mut first = Kid::spawn(no_prefix, CHILD_TEST, CHILD_MODE, ANY_PORT);
-    let endpoint = first.expect("ENDPOINT").await;
+    let mut first = spawn_kid(no_prefix, CHILD_TEST, CHILD_MODE, ANY_PORT);
+    let endpoint = first.line("ENDPOINT").await;
 
     let (tx, mut rx) = mpsc::unbounded_channel();
     let watcher = Runner::new(FastWatcher { events: tx }).with_address(Role::Sub, &endpoint);
@@ -295,7 +295,7 @@ async fn a_killed_peer_is_lost_after_three_intervals_and_alive_when_restarted() 
     expect_change(&mut rx, &watcher, "KidPub", Liveness::Alive, State::Running).await;
 
     let killed_at = Instant::now();
-    first.kill();
+    first.kill().await;
     // No `stopping` heartbeat: lost by silence, so the last state it gave is `running`.
     expect_change(&mut rx, &watcher, "KidPub", Liveness::Lost, State::Running).await;
     eprintln!(
@@ -303,8 +303,8 @@ async fn a_killed_peer_is_lost_after_three_intervals_and_alive_when_restarted() 
         killed_at.elapsed()
     );
 
-    let mut second = Kid::spawn(no_prefix, CHILD_TEST, CHILD_MODE, &endpoint);
-    assert_eq!(second.expect("ENDPOINT").await, endpoint, "same address");
+    let mut second = spawn_kid(no_prefix, CHILD_TEST, CHILD_MODE, &endpoint);
+    assert_eq!(second.line("ENDPOINT").await, endpoint, "same address");
     expect_change(&mut rx, &watcher, "KidPub", Liveness::Alive, State::Running).await;
 
     watcher.stop().await;

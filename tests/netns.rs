@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use experimance::{handlers, service, Context, Liveness, Role, Runner};
-use liveness_support::{child_address, child_stdin, is_child, say, Kid};
+use liveness_support::{child_address, child_stdin, is_child, say, spawn_kid, Kid};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -311,13 +311,13 @@ async fn link_down_and_up_between_two_namespaces() {
 async fn scenario(net: &Netns) {
     let deadline = Instant::now() + LIMIT;
     let bind = format!("tcp://{}:*", net.addr[0]);
-    let mut publisher = Kid::spawn(&net.exec(0), PUB_TEST, PUB_MODE, &bind);
-    let endpoint = publisher.expect("ENDPOINT").await;
+    let mut publisher = spawn_kid(&net.exec(0), PUB_TEST, PUB_MODE, &bind);
+    let endpoint = publisher.line("ENDPOINT").await;
     assert!(
         endpoint.starts_with(&format!("tcp://{}:", net.addr[0])),
         "{endpoint}"
     );
-    let mut subscriber = Kid::spawn(&net.exec(1), SUB_TEST, SUB_MODE, &endpoint);
+    let mut subscriber = spawn_kid(&net.exec(1), SUB_TEST, SUB_MODE, &endpoint);
     let mut peer_events = Vec::new();
 
     // 1. Across the link: the publisher is alive and its counters flow.
@@ -351,7 +351,7 @@ async fn scenario(net: &Netns) {
     let outage = down.elapsed();
     let last_before_up = last;
     publisher.tell("COUNT");
-    let published_at_up: u64 = publisher.expect("COUNT").await.parse().expect("a number");
+    let published_at_up: u64 = publisher.line("COUNT").await.parse().expect("a number");
     let mut first_after = None;
     let mut resumed = None;
     while peer_events.len() < 3 || resumed.is_none() {
@@ -381,7 +381,7 @@ async fn scenario(net: &Netns) {
     // The subscriber's liveness table agrees, and nothing on the wire was malformed.
     subscriber.tell("STATS");
     let stats: serde_json::Value =
-        serde_json::from_str(&subscriber.expect("STATS").await).expect("STATS is JSON");
+        serde_json::from_str(&subscriber.line("STATS").await).expect("STATS is JSON");
     assert_eq!(stats["peers"]["NetnsPub"]["liveness"], "alive", "{stats}");
     assert_eq!(stats["peers"]["NetnsPub"]["state"], "running", "{stats}");
     assert_eq!(stats["errors"], 0, "{stats}");

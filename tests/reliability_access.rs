@@ -227,11 +227,11 @@ async fn plain_pub_sends_nothing_to_subscribers_without_the_right_credentials() 
     let endpoint = runner.endpoint(Role::Pub).expect("endpoint");
 
     let (none, mut none_events) = peer(zmq::SUB, None);
-    let mut none = none.connect(&endpoint);
+    let mut none = none.connect_to(&endpoint);
     let (wrong, mut wrong_events) = peer(zmq::SUB, Some(WRONG));
-    let mut wrong = wrong.connect(&endpoint);
+    let mut wrong = wrong.connect_to(&endpoint);
     let (good, mut good_events) = peer(zmq::SUB, Some(PASSWORD));
-    let mut good = good.connect(&endpoint);
+    let mut good = good.connect_to(&endpoint);
 
     good_events
         .wait_for(&[SocketEvent::HANDSHAKE_SUCCEEDED])
@@ -264,9 +264,9 @@ async fn plain_pull_takes_nothing_from_pushers_without_the_right_credentials() {
     let endpoint = runner.endpoint(Role::Pull).expect("endpoint");
 
     let (wrong, mut wrong_events) = peer(zmq::PUSH, Some(WRONG));
-    let mut wrong = wrong.connect(&endpoint);
+    let mut wrong = wrong.connect_to(&endpoint);
     let (none, mut none_events) = peer(zmq::PUSH, None);
-    let mut none = none.connect(&endpoint);
+    let mut none = none.connect_to(&endpoint);
     // Queued if the handshake is still under way; after a refusal a PUSH has no peer left
     // to send to, and the send is refused at once (both are fine).
     wrong.try_send(json!({"from": "wrong"}).to_string());
@@ -275,7 +275,7 @@ async fn plain_pull_takes_nothing_from_pushers_without_the_right_credentials() {
     refused(&mut none_events, "a PUSH without credentials").await;
 
     let (good, mut good_events) = peer(zmq::PUSH, Some(PASSWORD));
-    let mut good = good.connect(&endpoint);
+    let mut good = good.connect_to(&endpoint);
     for i in 0..10 {
         good.send(json!({"from": "good", "i": i}).to_string()).await;
     }
@@ -388,7 +388,7 @@ async fn an_allow_list_refuses_other_addresses() {
     runner.start().await.expect("start");
     let endpoint = runner.endpoint(Role::Pull).expect("endpoint");
     let (pusher, mut events) = peer(zmq::PUSH, None);
-    let mut pusher = pusher.connect(&endpoint);
+    let mut pusher = pusher.connect_to(&endpoint);
     for i in 0..5 {
         pusher.send(json!({ "i": i }).to_string()).await;
     }
@@ -406,7 +406,7 @@ async fn an_allow_list_refuses_other_addresses() {
     publisher.start().await.expect("start");
     let endpoint = publisher.endpoint(Role::Pub).expect("endpoint");
     let (sub, mut events) = peer(zmq::SUB, None);
-    let mut sub = sub.connect(&endpoint);
+    let mut sub = sub.connect_to(&endpoint);
     refused(&mut events, "a SUB from 127.0.0.1").await;
     assert!(sub.recv_within(Duration::from_millis(300)).await.is_none());
     publisher.stop().await;
@@ -421,7 +421,7 @@ async fn an_allow_list_accepts_matching_networks() {
     let runner = runner.with_allow(["10.0.0.0/8", "127.0.0.0/8"]);
     runner.start().await.expect("start");
     let endpoint = runner.endpoint(Role::Pull).expect("endpoint");
-    let mut pusher = Raw::new(zmq::PUSH).connect(&endpoint);
+    let mut pusher = Raw::new(zmq::PUSH).connect_to(&endpoint);
     for i in 0..5 {
         pusher.send(json!({ "i": i }).to_string()).await;
     }
@@ -434,7 +434,7 @@ async fn an_allow_list_accepts_matching_networks() {
     publisher.start().await.expect("start");
     let endpoint = publisher.endpoint(Role::Pub).expect("endpoint");
     let (sub, _events) = peer(zmq::SUB, None);
-    let mut sub = sub.connect(&endpoint);
+    let mut sub = sub.connect_to(&endpoint);
     assert!(sub.recv().await.starts_with(b"tick "));
     publisher.stop().await;
 }
@@ -451,7 +451,7 @@ async fn plain_and_allow_list_together() {
     runner.start().await.expect("start");
     let endpoint = runner.endpoint(Role::Pull).expect("endpoint");
     let (good, mut events) = peer(zmq::PUSH, Some(PASSWORD));
-    let mut good = good.connect(&endpoint);
+    let mut good = good.connect_to(&endpoint);
     good.send(r#"{"ok":true}"#).await;
     events.wait_for(&[SocketEvent::HANDSHAKE_SUCCEEDED]).await;
     assert_eq!(next(&mut rx, "the allowed task").await, json!({"ok": true}));
@@ -464,7 +464,7 @@ async fn plain_and_allow_list_together() {
     runner.start().await.expect("start");
     let endpoint = runner.endpoint(Role::Pull).expect("endpoint");
     let (good, mut events) = peer(zmq::PUSH, Some(PASSWORD));
-    let mut good = good.connect(&endpoint);
+    let mut good = good.connect_to(&endpoint);
     good.send(r#"{"ok":true}"#).await;
     refused(&mut events, "the right credentials from a refused address").await;
     runner.stop().await;

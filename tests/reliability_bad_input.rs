@@ -146,7 +146,7 @@ impl Worker {
 async fn ten_thousand_good_tasks_among_bad_ones_all_handled_and_errors_exact() {
     quiet_panics(DELIBERATE);
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut raw = Raw::new(zmq::PUSH).bind(ANY_PORT);
+    let mut raw = Raw::new(zmq::PUSH).bind_to(ANY_PORT);
     let runner = Runner::new(Worker {
         tx,
         count: 0,
@@ -321,7 +321,7 @@ async fn ten_thousand_good_frames_among_bad_ones_over_pub_sub() {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let raw = Raw::new(zmq::PUB);
     raw.sock().set_sndhwm(100_000).expect("sndhwm");
-    let mut raw = raw.bind(ANY_PORT);
+    let mut raw = raw.bind_to(ANY_PORT);
     let runner = Runner::new(Subscriber {
         tx,
         count: 0,
@@ -453,14 +453,14 @@ async fn oversize_is_dropped(
         zmq::SocketEvent::HANDSHAKE_SUCCEEDED,
         zmq::SocketEvent::DISCONNECTED,
     ]);
-    let mut offender = raw.connect(&endpoint);
+    let mut offender = raw.connect_to(&endpoint);
     monitor
         .wait_for(&[zmq::SocketEvent::HANDSHAKE_SUCCEEDED])
         .await;
     offender.send(json_of_size("big", max + 1)).await;
     monitor.wait_for(&[zmq::SocketEvent::DISCONNECTED]).await;
 
-    let mut fresh = Raw::new(zmq::PUSH).connect(&endpoint);
+    let mut fresh = Raw::new(zmq::PUSH).connect_to(&endpoint);
     fresh.send(json_of_size("limit", max)).await;
     fresh.send(r#"{"tag":"small"}"#).await;
     let first = next(rx, "the message of exactly the maximum size").await;
@@ -554,7 +554,7 @@ async fn a_topic_with_a_space_is_refused_and_nothing_goes_on_the_wire() {
     raw.sock()
         .set_subscribe(b"")
         .expect("subscribe to everything");
-    let mut sub = raw.connect(&endpoint);
+    let mut sub = raw.connect_to(&endpoint);
 
     // The slow joiner: publish probes until the raw SUB sees one, then read the stragglers.
     let mut sent = 0u64;

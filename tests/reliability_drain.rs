@@ -84,7 +84,7 @@ async fn sigterm_after_the_last_push_loses_none_of_10_000_tasks() {
     let raw = Raw::new(zmq::PULL);
     raw.sock().set_rcvhwm(10).expect("rcvhwm");
     raw.sock().set_rcvbuf(64 * 1024).expect("rcvbuf");
-    let mut puller = raw.connect(&endpoint);
+    let mut puller = raw.connect_to(&endpoint);
     child.line("PUSHED").await;
     child.signal("TERM");
     for i in 0..TASKS {
@@ -179,7 +179,7 @@ async fn queue_tasks(count: u64, work: Duration, drain_timeout: Duration) -> Que
     let endpoint = runner.endpoint(Role::Pull).expect("endpoint");
     let port = port_of(&endpoint);
 
-    let mut raw = Raw::new(zmq::PUSH).connect(&endpoint);
+    let mut raw = Raw::new(zmq::PUSH).connect_to(&endpoint);
     raw.send(r#"{"i":0}"#).await;
     assert_eq!(next(&mut rx, "task 0 in hand").await, u64::MAX);
     raw.send_all(

@@ -43,7 +43,7 @@ use std::time::Duration;
 use experimance::{handlers, service, Context, Role, Runner, ServiceSpec, State};
 use reliability_support::{
     child_arg, child_mode, child_stdin, free_tcp_address, next, port_of, say, spawn_child,
-    tcp_sockets, until_tcp, Raw, Spawned, ANY_PORT, SAFETY, TCP_ESTABLISHED,
+    tcp_sockets, until_tcp, Kid, Raw, ANY_PORT, SAFETY, TCP_ESTABLISHED,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -224,7 +224,7 @@ impl TickSubscriber {
     }
 }
 
-fn spawn_publisher(address: &str, generation: u64) -> Spawned {
+fn spawn_publisher(address: &str, generation: u64) -> Kid {
     spawn_child(
         "child_publisher",
         "publisher",
@@ -243,7 +243,7 @@ async fn tick_of(rx: &mut mpsc::UnboundedReceiver<(u64, u64)>, generation: u64) 
     }
 }
 
-async fn assert_killed(child: Spawned) {
+async fn assert_killed(child: Kid) {
     let status = child.kill().await;
     assert_eq!(
         status.signal(),
@@ -513,7 +513,7 @@ async fn worker_killed_mid_stream_loses_exactly_what_was_queued_for_it() {
 // PUSH/PULL: a controller killed and restarted
 // ---------------------------------------------------------------------------------------------
 
-fn spawn_controller(address: &str, generation: u64, count: u64) -> Spawned {
+fn spawn_controller(address: &str, generation: u64, count: u64) -> Kid {
     spawn_child(
         "child_controller",
         "controller",
@@ -594,7 +594,7 @@ async fn child_frozen_subscriber() {
     let raw = Raw::new(zmq::SUB);
     raw.sock().set_subscribe(b"").expect("subscribe");
     let mut monitor = raw.monitor(&[zmq::SocketEvent::HANDSHAKE_SUCCEEDED]);
-    let _sub = raw.connect(&child_arg("ADDR"));
+    let _sub = raw.connect_to(&child_arg("ADDR"));
     monitor
         .wait_for(&[zmq::SocketEvent::HANDSHAKE_SUCCEEDED])
         .await;
@@ -615,7 +615,7 @@ impl Quiet {}
 /// Starts `Quiet` with `zmtp_heartbeat`, connects a child's raw SUB to its PUB, freezes the
 /// child (SIGSTOP: its kernel still acknowledges TCP, but nothing answers ZMTP) and returns
 /// the runner, the child, the PUB's port and the child's port.
-async fn frozen_peer(zmtp_heartbeat: Option<Duration>) -> (Runner<Quiet>, Spawned, u16, u16) {
+async fn frozen_peer(zmtp_heartbeat: Option<Duration>) -> (Runner<Quiet>, Kid, u16, u16) {
     let runner = Runner::new(Quiet)
         .with_address(Role::Pub, ANY_PORT)
         .with_zmtp_heartbeat(zmtp_heartbeat);

@@ -110,7 +110,7 @@ async fn a_stalled_subscriber_neither_blocks_the_publisher_nor_grows_its_memory(
     let raw = Raw::new(zmq::SUB);
     raw.sock().set_rcvhwm(10).expect("rcvhwm");
     raw.sock().set_subscribe(b"").expect("subscribe");
-    let mut stalled = raw.connect(&endpoint);
+    let mut stalled = raw.connect_to(&endpoint);
     // The subscription is live once a probe arrives (the heartbeat at start may come first).
     while !stalled.recv().await.starts_with(b"probe ") {}
     child.tell("GO");
@@ -185,7 +185,7 @@ async fn push_waits_when_peers_are_full_and_push_timeout_never_drops_silently() 
     let endpoint = runner.endpoint(Role::Push).expect("endpoint");
     let raw = Raw::new(zmq::PULL);
     raw.sock().set_rcvhwm(10).expect("rcvhwm");
-    let mut puller = raw.connect(&endpoint);
+    let mut puller = raw.connect_to(&endpoint);
 
     let pad = "x".repeat(10 * 1024);
     let task = |i: u64| json!({ "i": i, "pad": pad });
@@ -283,7 +283,7 @@ async fn a_slow_puller_keeps_its_connection_and_loses_nothing() {
         zmq::SocketEvent::HANDSHAKE_SUCCEEDED,
         zmq::SocketEvent::DISCONNECTED,
     ]);
-    let mut puller = raw.connect(&endpoint);
+    let mut puller = raw.connect_to(&endpoint);
     monitor
         .wait_for(&[zmq::SocketEvent::HANDSHAKE_SUCCEEDED])
         .await;

@@ -7,12 +7,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
-use common::{split, text, Raw, ANY_PORT, SAFETY};
+use common::child::{self, Kid};
+use common::{split, text, Raw, ANY_PORT};
 use experimance::{handlers, service, Context, Role, Runner};
-use tokio::sync::mpsc;
 
 const CHILD_ENV: &str = "EXPERIMANCE_TEST_CHILD";
 
@@ -71,108 +68,24 @@ async fn child_hanging_stop() {
     }
 }
 
-/// A child process and the lines it prints.
-struct Spawned {
-    /// `None` once waited for.
-    child: Option<Child>,
-    lines: mpsc::UnboundedReceiver<String>,
-    seen: Vec<String>,
+/// Runs `--exact <test>` of this binary with [`CHILD_ENV`] set (its stdin is not piped: the
+/// child reads none).
+fn spawn_child(test: &str) -> Kid {
+    let no_prefix: &[&str] = &[];
+    let mut command = child::command(no_prefix, test);
+    command.env(CHILD_ENV, "1");
+    Kid::start(command, test)
 }
 
-fn spawn_child(test: &str) -> Spawned {
-    let mut child = Command::new(std::env::current_exe().expect("current exe"))
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, "1")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn child test");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, lines) = mpsc::unbounded_channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    Spawned {
-        child: Some(child),
-        lines,
-        seen: Vec::new(),
-    }
-}
-
-impl Spawned {
-    /// Waits for a line holding `prefix` and returns what follows it (libtest may print
-    /// `test <name> ... ` on the same line, before the child's own output).
-    async fn line(&mut self, prefix: &str) -> String {
-        loop {
-            let line = tokio::time::timeout(SAFETY, self.lines.recv())
-                .await
-                .unwrap_or_else(|_| panic!("no `{prefix}` line; child printed {:?}", self.seen))
-                .unwrap_or_else(|| {
-                    panic!(
-                        "child closed stdout before `{prefix}`; it printed {:?}",
-                        self.seen
-                    )
-                });
-            self.seen.push(line.clone());
-            if let Some(at) = line.find(prefix) {
-                return line[at + prefix.len()..].to_owned();
-            }
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.as_ref().expect("child not waited for").id()
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &self.pid().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -{name} failed");
-    }
-
-    /// Waits for the process to exit; returns its exit code and everything it printed.
-    async fn exit_code(mut self) -> (Option<i32>, Vec<String>) {
-        let mut child = self.child.take().expect("child not waited for");
-        let pid = child.id();
-        let waited =
-            tokio::time::timeout(SAFETY, tokio::task::spawn_blocking(move || child.wait())).await;
-        let status = match waited {
-            Ok(status) => status.expect("wait task").expect("wait for child"),
-            Err(_) => {
-                // The safety net: a child that does not exit is killed, and the test fails.
-                let _ = Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .status();
-                panic!("the child did not exit; it printed {:?}", self.seen);
-            }
-        };
-        // Stdout closes when the child exits: collect the rest of what it printed.
-        while let Some(line) = self.lines.recv().await {
-            self.seen.push(line);
-        }
-        (status.code(), std::mem::take(&mut self.seen))
-    }
-}
-
-impl Drop for Spawned {
-    /// A failing test does not leave its child running.
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+/// Waits for the process to exit; returns its exit code and everything it printed.
+async fn exit_code(child: Kid) -> (Option<i32>, Vec<String>) {
+    let (status, lines) = child.wait().await;
+    (status.code(), lines)
 }
 
 async fn graceful_stop_on(signal: &str) {
     let mut child = spawn_child("child_graceful");
-    let endpoint = child.line("ENDPOINT ").await.trim().to_owned();
+    let endpoint = child.line("ENDPOINT ").await;
 
     // A `running` heartbeat shows the service runs and the subscription is live.
     let mut raw = Raw::sub(&endpoint, &["signal.hb"]);
@@ -192,7 +105,7 @@ async fn graceful_stop_on(signal: &str) {
             _ => panic!("unexpected heartbeat {}", text(&frame)),
         }
     }
-    let (code, lines) = child.exit_code().await;
+    let (code, lines) = exit_code(child).await;
     assert_eq!(
         code,
         Some(0),
@@ -223,7 +136,7 @@ async fn second_signal_exits_at_once() {
     // The stop has begun and hangs in `on_stop`: only the second signal can end it.
     child.line("ON_STOP").await;
     child.signal("TERM");
-    let (code, lines) = child.exit_code().await;
+    let (code, lines) = exit_code(child).await;
     assert_eq!(
         code,
         Some(130),

@@ -1,4 +1,6 @@
-//! Shared helpers of the integration tests: raw `zmq` peers, an event channel that handlers
+//! Shared helpers of the integration tests: raw `zmq` peers ([`raw`], also used by
+//! `reliability_support`), child processes re-executed from the test binary ([`child`], also
+//! used by `reliability_support` and `liveness_support`), an event channel that handlers
 //! report into, a relay that lets a test publish or push through a running service, and the
 //! probe loops that wait (on events, never on sleeps) until a PUB/SUB subscription is live.
 #![allow(dead_code)]
@@ -10,7 +12,14 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::timeout;
 
-/// The safety net of every wait: a test that gets here has failed, it did not just run slowly.
+pub mod child;
+pub mod raw;
+
+#[allow(unused_imports)] // each test file uses part of the shared helpers
+pub use raw::{Raw, ANY_PORT};
+
+/// The safety net of every wait (also of the shared [`raw`] and [`child`] helpers): a test
+/// that gets here has failed, it did not just run slowly.
 pub const SAFETY: Duration = Duration::from_secs(10);
 
 /// How long one probe waits for its echo before the next probe is sent.
@@ -18,9 +27,6 @@ pub const PROBE_WAIT: Duration = Duration::from_millis(100);
 
 /// How many probes are sent before a subscription is declared dead.
 const MAX_PROBES: u64 = 100;
-
-/// A bind address with a port chosen by the system.
-pub const ANY_PORT: &str = "tcp://127.0.0.1:*";
 
 // ---------------------------------------------------------------------------------------------
 // Events reported by handlers
@@ -118,134 +124,8 @@ impl Events {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Raw zmq peers
+// Frames of raw zmq peers (the peers themselves: [`raw`])
 // ---------------------------------------------------------------------------------------------
-
-/// A plain libzmq socket playing the Python side. The `zmq` API blocks, so every blocking
-/// call runs on tokio's blocking pool with a receive/send timeout as its safety net.
-pub struct Raw {
-    sock: Option<zmq::Socket>,
-    /// The endpoint bound (with its real port) or connected to.
-    pub endpoint: String,
-}
-
-impl Raw {
-    fn socket(kind: zmq::SocketType) -> zmq::Socket {
-        let context = zmq::Context::new();
-        let sock = context.socket(kind).expect("create raw socket");
-        sock.set_linger(0).expect("set linger");
-        sock.set_sndtimeo(SAFETY.as_millis() as i32)
-            .expect("set send timeout");
-        sock
-    }
-
-    /// Binds `tcp://127.0.0.1:*` and records the port it got.
-    pub fn bind(kind: zmq::SocketType) -> Raw {
-        Raw::bind_at(kind, ANY_PORT)
-    }
-
-    /// Binds `address`.
-    pub fn bind_at(kind: zmq::SocketType, address: &str) -> Raw {
-        let sock = Raw::socket(kind);
-        sock.bind(address).expect("bind raw socket");
-        let endpoint = sock
-            .get_last_endpoint()
-            .expect("last endpoint")
-            .expect("endpoint is UTF-8");
-        Raw {
-            sock: Some(sock),
-            endpoint,
-        }
-    }
-
-    /// Connects to `endpoint`.
-    pub fn connect(kind: zmq::SocketType, endpoint: &str) -> Raw {
-        let sock = Raw::socket(kind);
-        sock.connect(endpoint).expect("connect raw socket");
-        Raw {
-            sock: Some(sock),
-            endpoint: endpoint.to_owned(),
-        }
-    }
-
-    /// A SUB connected to `endpoint` and subscribed to `prefixes`.
-    pub fn sub(endpoint: &str, prefixes: &[&str]) -> Raw {
-        let raw = Raw::connect(zmq::SUB, endpoint);
-        for prefix in prefixes {
-            raw.subscribe(prefix);
-        }
-        raw
-    }
-
-    pub fn subscribe(&self, prefix: &str) {
-        self.sock
-            .as_ref()
-            .expect("socket")
-            .set_subscribe(prefix.as_bytes())
-            .expect("subscribe");
-    }
-
-    /// Sends one single-frame message.
-    pub async fn send(&mut self, frame: impl Into<Vec<u8>>) {
-        self.send_parts(vec![frame.into()]).await;
-    }
-
-    /// Sends one message of several frames.
-    pub async fn send_parts(&mut self, parts: Vec<Vec<u8>>) {
-        let sock = self.sock.take().expect("socket");
-        let (sock, result) = tokio::task::spawn_blocking(move || {
-            let result = sock.send_multipart(parts, 0);
-            (sock, result)
-        })
-        .await
-        .expect("send task");
-        self.sock = Some(sock);
-        result.expect("raw send (timed out?)");
-    }
-
-    /// The frames of the next message, if one arrives within `wait`.
-    pub async fn recv_within(&mut self, wait: Duration) -> Option<Vec<Vec<u8>>> {
-        let sock = self.sock.take().expect("socket");
-        let (sock, result) = tokio::task::spawn_blocking(move || {
-            sock.set_rcvtimeo(wait.as_millis() as i32)
-                .expect("set receive timeout");
-            let result = sock.recv_multipart(0);
-            (sock, result)
-        })
-        .await
-        .expect("receive task");
-        self.sock = Some(sock);
-        match result {
-            Ok(parts) => Some(parts),
-            Err(zmq::Error::EAGAIN) => None,
-            Err(e) => panic!("raw receive failed: {e}"),
-        }
-    }
-
-    /// The next message, which must be a single frame; panics after [`SAFETY`].
-    pub async fn recv(&mut self) -> Vec<u8> {
-        let parts = self
-            .recv_within(SAFETY)
-            .await
-            .unwrap_or_else(|| panic!("no message on the raw socket within {SAFETY:?}"));
-        assert_eq!(
-            parts.len(),
-            1,
-            "the protocol has exactly one frame per message, got {parts:?}"
-        );
-        parts.into_iter().next().unwrap()
-    }
-
-    /// The next message that does not start with `skip` (e.g. heartbeats).
-    pub async fn recv_skipping(&mut self, skip: &str) -> Vec<u8> {
-        loop {
-            let frame = self.recv().await;
-            if !frame.starts_with(skip.as_bytes()) {
-                return frame;
-            }
-        }
-    }
-}
 
 /// Splits `<topic> <json>` for assertions; panics on a malformed frame.
 pub fn split(frame: &[u8]) -> (String, Value) {

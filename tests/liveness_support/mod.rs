@@ -9,13 +9,18 @@
 #![allow(dead_code)]
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-/// The safety net of every wait; a test that reaches one has failed.
+#[path = "../common/child.rs"]
+pub mod child;
+
+pub use child::Kid;
+
+/// The safety net of every wait (also of the shared [`child`] helpers); a test that reaches
+/// one has failed.
 pub const SAFETY: Duration = Duration::from_secs(20);
 
 /// Set (to the child's mode) in the environment of a re-executed test binary.
@@ -36,132 +41,25 @@ pub fn child_address() -> String {
 
 /// In a child: prints `marker payload` on one line, flushed.
 pub fn say(marker: &str, payload: impl std::fmt::Display) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{marker} {payload}");
-    let _ = out.flush();
+    child::say(format_args!("{marker} {payload}"));
 }
 
 /// In a child: the lines of stdin, in a channel. When stdin closes (the parent is gone or
-/// dropped its handle) the child exits at once.
+/// dropped its handle) the child exits at once (code 0).
 pub fn child_stdin() -> mpsc::UnboundedReceiver<String> {
     if std::env::var_os("RUST_LOG").is_some() {
         experimance::init_logging();
     }
-    let (tx, rx) = mpsc::unbounded_channel();
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines() {
-            let Ok(line) = line else { break };
-            let _ = tx.send(line);
-        }
-        std::process::exit(0);
-    });
-    rx
+    child::stdin_lines(0)
 }
 
-/// A child process: a copy of this test binary running one child test.
-/// Dropping it kills the process (SIGKILL) if it still runs.
-pub struct Kid {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: mpsc::UnboundedReceiver<String>,
-    /// Every line read so far.
-    pub seen: Vec<String>,
-    /// For messages.
-    pub label: String,
-}
-
-impl Kid {
-    /// Runs `prefix... <current exe> --exact <test> --nocapture` with [`CHILD_ENV`] = `mode`
-    /// and [`ADDRESS_ENV`] = `address`.
-    pub fn spawn<P: AsRef<OsStr>>(prefix: &[P], test: &str, mode: &str, address: &str) -> Kid {
-        let exe = std::env::current_exe().expect("current exe");
-        let mut command = match prefix.split_first() {
-            Some((program, args)) => {
-                let mut c = Command::new(program);
-                c.args(args).arg(&exe);
-                c
-            }
-            None => Command::new(&exe),
-        };
-        command
-            .args(["--exact", test, "--nocapture", "--test-threads=1"])
-            .env(CHILD_ENV, mode)
-            .env(ADDRESS_ENV, address)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped());
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot spawn child {mode}: {e}"));
-        let stdout = child.stdout.take().expect("child stdout");
-        let stdin = child.stdin.take();
-        let (tx, lines) = mpsc::unbounded_channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let label = format!("{mode} (pid {})", child.id());
-        Kid {
-            child,
-            stdin,
-            lines,
-            seen: Vec::new(),
-            label,
-        }
-    }
-
-    /// The next line holding `marker`, as what follows the marker; other lines are skipped
-    /// (the first line also carries libtest's `test child_x ... ` without a newline, so the
-    /// marker is searched, not anchored). `None` if the child's stdout closed or nothing
-    /// came before `deadline`.
-    pub async fn next(&mut self, marker: &str, deadline: Instant) -> Option<String> {
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = tokio::time::timeout(left, self.lines.recv())
-                .await
-                .ok()
-                .flatten()?;
-            self.seen.push(line.clone());
-            if let Some(at) = line.find(marker) {
-                return Some(line[at + marker.len()..].trim().to_owned());
-            }
-        }
-    }
-
-    /// Like [`Kid::next`] within [`SAFETY`]; panics with what the child printed otherwise.
-    pub async fn expect(&mut self, marker: &str) -> String {
-        match self.next(marker, Instant::now() + SAFETY).await {
-            Some(rest) => rest,
-            None => panic!(
-                "no `{marker}` line from child {} within {SAFETY:?}; it printed {:#?}",
-                self.label, self.seen
-            ),
-        }
-    }
-
-    /// Writes one line to the child's stdin.
-    pub fn tell(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("child stdin");
-        writeln!(stdin, "{line}").expect("write to child");
-        stdin.flush().expect("flush child stdin");
-    }
-
-    /// Kills the child with SIGKILL (`Child::kill`) and reaps it: when this returns the
-    /// process is gone and the kernel has closed its sockets.
-    pub fn kill(mut self) {
-        self.child.kill().expect("SIGKILL the child");
-        self.child.wait().expect("reap the child");
-    }
-}
-
-impl Drop for Kid {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// Runs `prefix... <current exe> --exact <test> --nocapture` with [`CHILD_ENV`] = `mode`
+/// and [`ADDRESS_ENV`] = `address`; its stdin is piped (see [`child_stdin`]).
+pub fn spawn_kid<P: AsRef<OsStr>>(prefix: &[P], test: &str, mode: &str, address: &str) -> Kid {
+    let mut command = child::command(prefix, test);
+    command
+        .env(CHILD_ENV, mode)
+        .env(ADDRESS_ENV, address)
+        .stdin(Stdio::piped());
+    Kid::start(command, mode)
 }
