@@ -47,7 +47,7 @@ pub(crate) struct Core {
     pub(crate) cancel: Mutex<CancellationToken>,
     pub(crate) tasks: TaskTracker,
     pub(crate) peers: Peers,
-    /// The description of the current run, published with every heartbeat.
+    /// The description of the current run, published when a subscriber asks for it.
     pub(crate) description: Mutex<Option<ServiceDescription>>,
 }
 

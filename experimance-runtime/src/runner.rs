@@ -220,14 +220,7 @@ impl<S: Service> Runner<S> {
             .and_then(|settings| self.open(settings));
         let mut opened = match opened {
             Ok(opened) => opened,
-            Err(e) => {
-                *lock(&self.service) = Some(service);
-                core.lifecycle.send_modify(|l| {
-                    l.state = State::Stopped;
-                    l.status = Status::Fatal;
-                });
-                return Err(e);
-            }
+            Err(e) => return Err(self.abort_start(service, e)),
         };
         *lock(&core.endpoints) =
             std::array::from_fn(|i| opened.sockets[i].as_ref().map(|s| s.endpoint().to_owned()));
@@ -252,15 +245,11 @@ impl<S: Service> Runner<S> {
         if let Some(message) = hook_failure(started) {
             cancel.cancel();
             opened.close(core, Duration::ZERO).await;
-            *lock(&self.service) = Some(service);
-            core.lifecycle.send_modify(|l| {
-                l.state = State::Stopped;
-                l.status = Status::Fatal;
-            });
-            return Err(Error::StartHook {
+            let error = Error::StartHook {
                 service: core.name().to_owned(),
                 message,
-            });
+            };
+            return Err(self.abort_start(service, error));
         }
 
         core.set_state(State::Running);
@@ -303,6 +292,16 @@ impl<S: Service> Runner<S> {
             .instrument(span),
         );
         Ok(())
+    }
+
+    /// Gives the service back after a failed start, which leaves it `stopped` and `fatal`.
+    fn abort_start(&self, service: S, error: Error) -> Error {
+        *lock(&self.service) = Some(service);
+        self.core.lifecycle.send_modify(|l| {
+            l.state = State::Stopped;
+            l.status = Status::Fatal;
+        });
+        error
     }
 
     /// Stops the service and waits until it is `stopped`: `#[on_stop]` runs, background
@@ -557,41 +556,40 @@ impl<S: Service> Serve<S> {
         let mut liveness = tokio::time::interval(self.peer_interval / 2);
         liveness.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut msg = zmq::Message::new();
-        let mut failed = false;
-        loop {
-            tokio::select! {
-                _ = self.cancel.cancelled() => break,
+        // The receive loop ends on a stop request (`None`) or a socket failure.
+        let failure: Option<(Role, zmq::Error)> = loop {
+            let step = tokio::select! {
+                _ = self.cancel.cancelled() => break None,
                 ready = readable(self.sub.as_mut()) => {
-                    if let Err(e) = ready.and(self.drain(Role::Sub, &mut msg, None).await) {
-                        self.fatal(Role::Sub, e);
-                        failed = true;
-                        break;
-                    }
+                    ready.and(self.drain(Role::Sub, &mut msg, None).await).map_err(|e| (Role::Sub, e))
                 }
                 ready = readable(self.pull.as_mut()) => {
-                    if let Err(e) = ready.and(self.drain(Role::Pull, &mut msg, None).await) {
-                        self.fatal(Role::Pull, e);
-                        failed = true;
-                        break;
-                    }
+                    ready.and(self.drain(Role::Pull, &mut msg, None).await).map_err(|e| (Role::Pull, e))
                 }
                 index = next_tick(&mut timers), if !timers.is_empty() => {
                     let result = CatchUnwind(self.service.on_timer(index, &self.ctx)).await;
                     report(&core, S::TIMERS[index].0, None, result);
+                    Ok(0)
                 }
                 _ = liveness.tick(), if watching => {
                     // Heartbeats already queued count: read them before judging anyone lost.
-                    if let Err(e) = self.drain(Role::Sub, &mut msg, None).await {
-                        self.fatal(Role::Sub, e);
-                        failed = true;
-                        break;
+                    let drained = self.drain(Role::Sub, &mut msg, None).await;
+                    if drained.is_ok() {
+                        let timeout = self.peer_interval * crate::liveness::MISSED_INTERVALS;
+                        for peer in core.peers.expire(timeout) {
+                            self.peer_changed(&peer, Liveness::Lost).await;
+                        }
                     }
-                    let timeout = self.peer_interval * crate::liveness::MISSED_INTERVALS;
-                    for peer in core.peers.expire(timeout) {
-                        self.peer_changed(&peer, Liveness::Lost).await;
-                    }
+                    drained.map_err(|e| (Role::Sub, e))
                 }
+            };
+            if let Err(failure) = step {
+                break Some(failure);
             }
+        };
+        let failed = failure.is_some();
+        if let Some((role, source)) = failure {
+            self.fatal(role, source);
         }
         core.set_state(State::Stopping);
         let flush_by = tokio::time::Instant::now() + self.drain_timeout;
