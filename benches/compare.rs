@@ -1116,7 +1116,7 @@ fn scaled(n: u64) -> u64 {
     ((n as f64 * scale) as u64).max(10)
 }
 
-/// Whether `COMPARE_ONLY` (a comma-separated list of `a`, `a'`, `b`, `c`; for profiling one
+/// Whether `COMPARE_ONLY` (a comma-separated list of `a`, `a'`, `b`, `c`, `j`; for profiling one
 /// variant) lets `name` run; all run when it is unset.
 fn variant(name: &str) -> bool {
     match std::env::var("COMPARE_ONLY") {
@@ -1252,7 +1252,9 @@ fn large(rt: &tokio::runtime::Runtime, table: &mut Table) {
         let mut runs: [Vec<Run>; 3] = Default::default();
         let mut json_alone = Stat::default();
         for rep in 0..REPS {
-            json_alone.push(serde_only(n, &pad));
+            if variant("j") {
+                json_alone.push(serde_only(n, &pad));
+            }
             if variant("a") {
                 runs[0].push(raw_throughput(true, false, n, &pad));
             }

@@ -72,7 +72,7 @@ pub fn classify_sub(frames: &[Vec<u8>]) -> Received<'_> {
         _ => return malformed(FrameError::MultiFrame.to_string(), None),
     };
     match split_frame(frame) {
-        Ok((topic, payload)) => payload_json(payload, Some(topic)),
+        Ok((topic, payload)) => payload_json(payload.as_bytes(), Some(topic)),
         Err(e) => malformed(e.to_string(), None),
     }
 }

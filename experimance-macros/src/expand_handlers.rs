@@ -150,7 +150,7 @@ fn handlers_impl(self_ty: &Type, generics: &Generics, handlers: &[Handler]) -> T
             fn dispatch_topic<'__exp>(
                 &'__exp mut self,
                 __exp_topic: &'__exp ::core::primitive::str,
-                __exp_payload: &'__exp [::core::primitive::u8],
+                __exp_payload: &'__exp ::core::primitive::str,
                 __exp_ctx: &'__exp #p::Context<Self>,
             ) -> impl ::core::future::Future<Output = #p::DispatchResult> + ::core::marker::Send + '__exp {
                 async move {
@@ -167,7 +167,7 @@ fn handlers_impl(self_ty: &Type, generics: &Generics, handlers: &[Handler]) -> T
         quote! {
             fn dispatch_task<'__exp>(
                 &'__exp mut self,
-                __exp_payload: &'__exp [::core::primitive::u8],
+                __exp_payload: &'__exp ::core::primitive::str,
                 __exp_ctx: &'__exp #p::Context<Self>,
             ) -> impl ::core::future::Future<Output = #p::DispatchResult> + ::core::marker::Send + '__exp {
                 async move { #call }

@@ -24,18 +24,13 @@ pub enum Handled {
 /// What generated dispatch returns for one message.
 pub type DispatchResult = Result<Handled, HandlerError>;
 
-/// Decodes a JSON payload straight from the frame bytes into the handler's message type.
+/// Decodes a JSON payload straight from the frame's text into the handler's message type.
 ///
-/// One UTF-8 check of the whole payload lets serde_json read it as text and skip checking
-/// every string it decodes again (frames reach handlers only once known to be UTF-8); a
-/// payload that is not UTF-8 is decoded as bytes, exactly as before.
+/// The frame was checked to be UTF-8 once, when it was split ([`crate::wire::split_frame`],
+/// [`crate::wire::check_task`]), so serde_json reads it as text and checks no string again.
 #[inline]
-pub fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, HandlerError> {
-    match std::str::from_utf8(payload) {
-        Ok(text) => serde_json::from_str(text),
-        Err(_) => serde_json::from_slice(payload),
-    }
-    .map_err(HandlerError::Decode)
+pub fn decode<T: DeserializeOwned>(payload: &str) -> Result<T, HandlerError> {
+    serde_json::from_str(payload).map_err(HandlerError::Decode)
 }
 
 /// What a handler, hook, timer or task may return: `()` or `Result<(), E>` with `E: Display`.
@@ -109,19 +104,13 @@ mod tests {
     }
 
     #[test]
-    fn decode_reads_text_and_bytes_alike() {
-        let era: Era = decode(br#"{"era":"modern \u00e9","other":[1,{"x":null}]}"#).unwrap();
+    fn decode_reads_the_payload_text() {
+        let era: Era = decode(r#"{"era":"modern \u00e9","other":[1,{"x":null}]}"#).unwrap();
         assert_eq!(era.era, "modern é");
-        // Not UTF-8, but only where the type does not look: decoded as bytes, as before.
-        let era: Era = decode(b"{\"era\":\"m\",\"other\":\"\xff\"}").unwrap();
-        assert_eq!(era.era, "m");
-        // Not UTF-8 where it looks: a decode error, as before.
+        let era: Era = decode(r#"{"era":"modern é"}"#).unwrap();
+        assert_eq!(era.era, "modern é");
         assert!(matches!(
-            decode::<Era>(b"{\"era\":\"\xff\"}"),
-            Err(HandlerError::Decode(_))
-        ));
-        assert!(matches!(
-            decode::<Era>(b"{\"era\":1}"),
+            decode::<Era>(r#"{"era":1}"#),
             Err(HandlerError::Decode(_))
         ));
     }

@@ -15,6 +15,7 @@ mod dispatch;
 mod duration;
 mod error;
 mod heartbeat;
+mod json;
 mod lifecycle;
 mod liveness;
 mod logging;

@@ -694,13 +694,16 @@ impl<S: Service> Serve<S> {
             }
             let bytes: &[u8] = msg;
             if role == Role::Pull {
-                if let Err(e) = wire::check_task(bytes) {
-                    core.counters.error();
-                    tracing::warn!(error = %e, preview = %wire::preview(bytes), "dropping task");
-                    continue;
-                }
-                let result = CatchUnwind(self.service.dispatch_task(bytes, &self.ctx)).await;
-                report(&core, "task", Some(bytes), result);
+                let task = match wire::check_task(bytes) {
+                    Ok(task) => task,
+                    Err(e) => {
+                        core.counters.error();
+                        tracing::warn!(error = %e, preview = %wire::preview(bytes), "dropping task");
+                        continue;
+                    }
+                };
+                let result = CatchUnwind(self.service.dispatch_task(task, &self.ctx)).await;
+                report(&core, "task", Some(task), result);
                 continue;
             }
             match wire::split_frame(bytes) {
@@ -722,8 +725,8 @@ impl<S: Service> Serve<S> {
     }
 
     /// Updates the liveness table from a message on a watched heartbeat topic.
-    async fn heard(&mut self, topic: &str, payload: &[u8]) {
-        match serde_json::from_slice::<Heartbeat>(payload) {
+    async fn heard(&mut self, topic: &str, payload: &str) {
+        match serde_json::from_str::<Heartbeat>(payload) {
             Ok(heartbeat) => {
                 if let Some(change) = self.core().peers.heard(&heartbeat) {
                     self.peer_changed(&heartbeat.service, change).await;
@@ -731,14 +734,14 @@ impl<S: Service> Serve<S> {
             }
             Err(e) => {
                 self.core().counters.error();
-                tracing::warn!(topic, error = %e, preview = %wire::preview(payload), "not a heartbeat on a watched topic");
+                tracing::warn!(topic, error = %e, preview = %wire::preview(payload.as_bytes()), "not a heartbeat on a watched topic");
             }
         }
     }
 }
 
 /// Counts and logs the outcome of one handler call; `what` is the topic, `task` or timer.
-fn report(core: &Core, what: &str, payload: Option<&[u8]>, result: Result<DispatchResult, String>) {
+fn report(core: &Core, what: &str, payload: Option<&str>, result: Result<DispatchResult, String>) {
     let error = match result {
         Ok(Ok(Handled::Yes)) => return,
         Ok(Ok(Handled::NoHandler)) => {
@@ -750,7 +753,9 @@ fn report(core: &Core, what: &str, payload: Option<&[u8]>, result: Result<Dispat
         Err(panic) => format!("handler {panic}"),
     };
     core.counters.error();
-    let preview = payload.map(wire::preview).unwrap_or_default();
+    let preview = payload
+        .map(|p| wire::preview(p.as_bytes()))
+        .unwrap_or_default();
     tracing::warn!(topic = what, %error, %preview, "message not handled");
 }
 

@@ -176,7 +176,7 @@ pub trait Handlers: Sized + Send + 'static {
     fn dispatch_topic<'a>(
         &'a mut self,
         topic: &'a str,
-        payload: &'a [u8],
+        payload: &'a str,
         ctx: &'a Context<Self>,
     ) -> impl Future<Output = DispatchResult> + Send + 'a {
         let _ = (topic, payload, ctx);
@@ -186,7 +186,7 @@ pub trait Handlers: Sized + Send + 'static {
     /// Dispatches one PULL message to the `#[task]` handler.
     fn dispatch_task<'a>(
         &'a mut self,
-        payload: &'a [u8],
+        payload: &'a str,
         ctx: &'a Context<Self>,
     ) -> impl Future<Output = DispatchResult> + Send + 'a {
         let _ = (payload, ctx);

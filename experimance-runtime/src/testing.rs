@@ -294,6 +294,6 @@ impl<S: Service> TestHarness<S> {
 fn decode_published(frame: &[u8]) -> (String, Value) {
     let (topic, json) =
         crate::wire::split_frame(frame).expect("the runtime publishes valid frames");
-    let body = serde_json::from_slice(json).expect("the runtime publishes JSON");
+    let body = serde_json::from_str(json).expect("the runtime publishes JSON");
     (topic.to_owned(), body)
 }

@@ -37,15 +37,17 @@ impl std::error::Error for FrameError {}
 
 /// Splits a PUB/SUB frame at its first space into topic and JSON payload. The whole frame
 /// must be UTF-8 text, as WIRE.md says: JSON decoding alone would not look inside the parts
-/// of a document the handler's type ignores.
+/// of a document the handler's type ignores. Checked once here, the payload is decoded as
+/// text without a second check.
 ///
 /// ```
 /// use experimance_runtime::wire::{split_frame, FrameError};
 ///
-/// assert_eq!(split_frame(b"era {\"a\":1}"), Ok(("era", &b"{\"a\":1}"[..])));
+/// assert_eq!(split_frame(b"era {\"a\":1}"), Ok(("era", "{\"a\":1}")));
 /// assert_eq!(split_frame(b"era"), Err(FrameError::NoSpace));
+/// assert_eq!(split_frame(b"era \"\xff\""), Err(FrameError::NotUtf8));
 /// ```
-pub fn split_frame(frame: &[u8]) -> Result<(&str, &[u8]), FrameError> {
+pub fn split_frame(frame: &[u8]) -> Result<(&str, &str), FrameError> {
     if frame.is_empty() {
         return Err(FrameError::Empty);
     }
@@ -53,24 +55,28 @@ pub fn split_frame(frame: &[u8]) -> Result<(&str, &[u8]), FrameError> {
         .iter()
         .position(|&b| b == b' ')
         .ok_or(FrameError::NoSpace)?;
-    let text = std::str::from_utf8(frame).map_err(|_| FrameError::NotUtf8)?;
-    Ok((&text[..space], &frame[space + 1..]))
+    let text = utf8(frame)?;
+    Ok((&text[..space], &text[space + 1..]))
 }
 
-/// Checks a PUSH/PULL frame: non-empty UTF-8 text.
+/// Checks a PUSH/PULL frame, non-empty UTF-8 text, and returns the text.
 ///
 /// ```
 /// use experimance_runtime::wire::{check_task, FrameError};
 ///
-/// assert_eq!(check_task(b"{\"task\":1}"), Ok(()));
+/// assert_eq!(check_task(b"{\"task\":1}"), Ok("{\"task\":1}"));
 /// assert_eq!(check_task(b"{\"task\":\"\xff\"}"), Err(FrameError::NotUtf8));
 /// ```
-pub fn check_task(frame: &[u8]) -> Result<(), FrameError> {
+pub fn check_task(frame: &[u8]) -> Result<&str, FrameError> {
     if frame.is_empty() {
         return Err(FrameError::Empty);
     }
-    std::str::from_utf8(frame).map_err(|_| FrameError::NotUtf8)?;
-    Ok(())
+    utf8(frame)
+}
+
+/// `bytes` as text, or [`FrameError::NotUtf8`].
+fn utf8(bytes: &[u8]) -> Result<&str, FrameError> {
+    std::str::from_utf8(bytes).map_err(|_| FrameError::NotUtf8)
 }
 
 /// Checks that `topic` can go on the wire: non-empty, no space.
@@ -106,12 +112,12 @@ pub fn encode_frame<T: Serialize + ?Sized>(
             check_topic(topic)?;
             buf.extend_from_slice(topic.as_bytes());
             buf.push(b' ');
-            serde_json::to_writer(&mut *buf, message)?;
+            crate::json::write(buf, message)?;
         }
         None => {
             // The JSON goes in first, the topic found in it after, and a rotation puts the
             // topic in front: one encode, no second buffer.
-            serde_json::to_writer(&mut *buf, message)?;
+            crate::json::write(buf, message)?;
             let json_len = buf.len();
             let topic = match type_field(buf) {
                 Some(Cow::Borrowed(topic)) => {
@@ -154,7 +160,7 @@ enum Topic {
 /// Encodes `message` as a PUSH/PULL frame (bare JSON) into `buf` (cleared first).
 pub fn encode_task<T: Serialize + ?Sized>(buf: &mut Vec<u8>, message: &T) -> Result<(), Error> {
     buf.clear();
-    serde_json::to_writer(&mut *buf, message)?;
+    crate::json::write(buf, message)?;
     Ok(())
 }
 
