@@ -1,5 +1,6 @@
 //! Heartbeats (issue 2): the exact body of WIRE.md, on the configured topic, at the configured
-//! interval, and a last `stopping` heartbeat when the service stops.
+//! interval, a last `stopping` heartbeat when the service stops, and one at once for a
+//! watcher that subscribes late.
 
 mod common;
 
@@ -138,5 +139,43 @@ async fn heartbeat_carries_the_instance_name() {
     let mut raw = Raw::sub(&runner.endpoint(Role::Pub).unwrap(), &["hb.test"]);
     let frame = raw.recv().await;
     check_heartbeat(&frame, "hb.test", "HbService-2", "running");
+    runner.stop().await;
+}
+
+/// Heartbeats an hour apart: only the one at start, and one for a late watcher.
+#[service(
+    name = "Hourly",
+    pub = "inproc://overridden-by-the-test",
+    heartbeat = "hb.hourly",
+    heartbeat_interval = "1h",
+    stats_interval = "off"
+)]
+struct Hourly;
+
+#[handlers]
+impl Hourly {}
+
+/// A watcher that subscribes after the heartbeat at start went out (to nobody) still gets a
+/// heartbeat at once, not an interval later: the service reads subscriptions at 1, 2, 4, …
+/// ms until one to heartbeats arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_watcher_gets_a_heartbeat_at_once() {
+    let runner = Runner::new(Hourly).with_address(Role::Pub, ANY_PORT);
+    runner.start().await.expect("start");
+    let endpoint = runner.endpoint(Role::Pub).unwrap();
+    // The heartbeat at start has gone out, with no subscriber to get it.
+    let deadline = std::time::Instant::now() + common::SAFETY;
+    while runner.stats().messages_sent == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no heartbeat at start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+
+    // Were it not for the look at subscriptions, the next heartbeat would be an hour away.
+    let mut watcher = Raw::sub(&endpoint, &["hb"]);
+    let frame = watcher.recv().await;
+    check_heartbeat(&frame, "hb.hourly", "Hourly", "running");
     runner.stop().await;
 }

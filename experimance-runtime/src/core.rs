@@ -24,6 +24,16 @@ pub(crate) struct Lifecycle {
     pub(crate) status: Status,
 }
 
+/// What [`Core::subscriptions`] read.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Subscriptions {
+    /// A subscriber subscribed to heartbeats: to the heartbeat topic or a prefix of it, but
+    /// not to everything (a tap, not a watcher).
+    pub(crate) heartbeat: bool,
+    /// A subscriber subscribed to exactly the description topic: a request for it.
+    pub(crate) description: bool,
+}
+
 /// A sending socket with its reusable encode buffer.
 pub(crate) struct Outbox {
     pub(crate) socket: AsyncSocket,
@@ -127,19 +137,23 @@ impl Core {
         .await
     }
 
-    /// Whether a subscriber asked for the description since the last call: the XPUB socket
-    /// reports each subscription, and one to exactly the description topic is a request.
-    pub(crate) async fn description_requested(&self) -> bool {
+    /// The subscriptions the XPUB socket reported since the last call. Reading them also
+    /// makes libzmq apply them, so a message published afterwards reaches those subscribers.
+    pub(crate) async fn subscriptions(&self) -> Subscriptions {
         let mut guard = self.publisher.lock().await;
+        let mut seen = Subscriptions::default();
         let Some(outbox) = guard.as_mut() else {
-            return false;
+            return seen;
         };
-        let mut requested = false;
         let mut msg = zmq::Message::new();
         while let Ok(true) = outbox.socket.try_recv(&mut msg) {
-            requested |= msg.first() == Some(&1) && &msg[1..] == DESCRIPTION_TOPIC.as_bytes();
+            if let Some((1, prefix)) = msg.split_first() {
+                seen.heartbeat |=
+                    !prefix.is_empty() && self.spec.heartbeat_topic.as_bytes().starts_with(prefix);
+                seen.description |= prefix == DESCRIPTION_TOPIC.as_bytes();
+            }
         }
-        requested
+        seen
     }
 
     /// Pushes on the PUSH socket; counts the message, or the error.

@@ -3,7 +3,8 @@
 //!
 //! A service with a PUB socket publishes its description on [`DESCRIPTION_TOPIC`] on
 //! request: its PUB socket is an XPUB (the same on the wire for subscribers), and a
-//! subscription to exactly that topic is answered with the next heartbeat. Subscribers to
+//! subscription to exactly that topic is answered with the next heartbeat (sooner in the
+//! first moments after start, when subscriptions are read more often). Subscribers to
 //! other topics, or to everything (`""`), never trigger it.
 
 use serde::{Deserialize, Serialize};

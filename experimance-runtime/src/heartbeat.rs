@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::core::{lock, Core};
+use crate::core::{lock, Core, Subscriptions};
 use crate::description::DESCRIPTION_TOPIC;
 use crate::lifecycle::State;
 use crate::stats::unix_seconds;
@@ -37,8 +37,17 @@ impl Heartbeat {
 }
 
 /// Publishes one heartbeat with the service's current state, and the service's description
-/// on [`DESCRIPTION_TOPIC`] if a subscriber asked for it; failures are logged.
-pub(crate) async fn beat(core: &Core) {
+/// on [`DESCRIPTION_TOPIC`] if a subscriber asked for it; failures are logged. Returns
+/// whether a subscriber to heartbeats had arrived: the subscriptions are read first, which
+/// makes libzmq apply them, so the heartbeat reaches those subscribers.
+pub(crate) async fn beat(core: &Core) -> bool {
+    let subscriptions = core.subscriptions().await;
+    publish_heartbeat(core).await;
+    answer(core, subscriptions).await;
+    subscriptions.heartbeat
+}
+
+async fn publish_heartbeat(core: &Core) {
     let heartbeat = Heartbeat::now(core.name(), core.lifecycle().state);
     if let Err(e) = core
         .publish(Some(core.spec.heartbeat_topic), &heartbeat)
@@ -46,7 +55,11 @@ pub(crate) async fn beat(core: &Core) {
     {
         tracing::warn!(service = core.name(), error = %e, "heartbeat not sent");
     }
-    if !core.description_requested().await {
+}
+
+/// Publishes the description if `subscriptions` asked for it.
+async fn answer(core: &Core, subscriptions: Subscriptions) {
+    if !subscriptions.description {
         return;
     }
     let description = lock(&core.description).clone();
@@ -57,14 +70,40 @@ pub(crate) async fn beat(core: &Core) {
     }
 }
 
+/// The first wait for a late first subscription; each next one is twice as long.
+const FIRST_LOOK: Duration = Duration::from_millis(1);
+
 /// Publishes a heartbeat at once and then every interval until `cancel`.
+///
+/// The heartbeat at start is lost to a subscriber whose subscription has not reached the
+/// socket yet (ZeroMQ's slow joiner: a subscriber that connects at the same moment). So
+/// until a heartbeat has gone out after a subscription to heartbeats (to the heartbeat topic
+/// or a prefix of it other than everything), subscriptions are read after 1, 2, 4, … ms
+/// (while that is shorter than the interval), and a heartbeat goes out as soon as one is
+/// there. Rarely, a subscriber applied by libzmq between reading and sending gets that
+/// heartbeat twice.
 pub(crate) async fn run(core: Arc<Core>, period: Duration, cancel: CancellationToken) {
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut look = Some(FIRST_LOOK);
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
-            _ = ticks.tick() => beat(&core).await,
+            _ = ticks.tick() => {
+                if beat(&core).await {
+                    look = None;
+                }
+            }
+            _ = tokio::time::sleep(look.unwrap_or(period)), if look.is_some() => {
+                let subscriptions = core.subscriptions().await;
+                if subscriptions.heartbeat {
+                    publish_heartbeat(&core).await;
+                    look = None;
+                } else {
+                    look = look.map(|wait| wait * 2).filter(|wait| *wait < period);
+                }
+                answer(&core, subscriptions).await;
+            }
         }
     }
 }
