@@ -79,13 +79,14 @@ const FIRST_LOOK: Duration = Duration::from_millis(1);
 /// socket yet (ZeroMQ's slow joiner: a subscriber that connects at the same moment). So
 /// until a heartbeat has gone out after a subscription to heartbeats (to the heartbeat topic
 /// or a prefix of it other than everything), subscriptions are read after 1, 2, 4, … ms
-/// (while that is shorter than the interval), and a heartbeat goes out as soon as one is
-/// there. Rarely, a subscriber applied by libzmq between reading and sending gets that
+/// (for the first interval: about a dozen looks at the default 5 s), and a heartbeat goes out
+/// as soon as one is there. Rarely, a subscriber applied by libzmq between reading and sending gets that
 /// heartbeat twice.
 pub(crate) async fn run(core: Arc<Core>, period: Duration, cancel: CancellationToken) {
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut look = Some(FIRST_LOOK);
+    let mut looked = Duration::ZERO;
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
@@ -95,12 +96,13 @@ pub(crate) async fn run(core: Arc<Core>, period: Duration, cancel: CancellationT
                 }
             }
             _ = tokio::time::sleep(look.unwrap_or(period)), if look.is_some() => {
+                let waited = look.take().unwrap_or_default();
                 let subscriptions = core.subscriptions().await;
                 if subscriptions.heartbeat {
                     publish_heartbeat(&core).await;
-                    look = None;
                 } else {
-                    look = look.map(|wait| wait * 2).filter(|wait| *wait < period);
+                    looked += waited;
+                    look = Some(waited * 2).filter(|next| looked + *next < period);
                 }
                 answer(&core, subscriptions).await;
             }
