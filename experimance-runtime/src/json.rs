@@ -13,10 +13,16 @@
 
 use std::cell::Cell;
 use std::io;
+use std::marker::PhantomData;
 use std::ptr::NonNull;
 
 use serde::ser::{self, Serialize, Serializer};
 use serde_json::ser::Formatter;
+
+/// How serde_json's own token structs are named: `RawValue`, and `Number` with the
+/// `arbitrary_precision` feature. serde_json writes their one field as it is, through
+/// serializers that take a string and nothing else, so that field is not wrapped.
+const SERDE_JSON_TOKEN: &str = "$serde_json::private::";
 
 /// Strings shorter than this are left to serde_json, whose byte loop is as quick for them.
 const LONG: usize = 64;
@@ -43,11 +49,38 @@ pub(crate) fn write<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) -> serd
     })
 }
 
-/// The string value [`Fast`] hands to [`Escaping`]: set only for the length of the
-/// `serialize_str("")` call that makes serde_json close a string, while `Fast` holds the
-/// string borrowed.
+/// The string value [`Fast`] hands to [`Escaping`]: set (by a [`Lend`]) only for the length
+/// of the `serialize_str("")` call that makes serde_json close a string.
 #[derive(Default)]
 struct Pending(Cell<Option<NonNull<str>>>);
+
+/// `text` lent to [`Pending`] for as long as this lives; dropping it (also when unwinding)
+/// takes the pointer back, so it never outlives the borrow of `text`.
+struct Lend<'p, 't> {
+    pending: &'p Pending,
+    text: PhantomData<&'t str>,
+}
+
+impl<'p, 't> Lend<'p, 't> {
+    fn new(pending: &'p Pending, text: &'t str) -> Self {
+        pending.0.set(Some(NonNull::from(text)));
+        Lend {
+            pending,
+            text: PhantomData,
+        }
+    }
+
+    /// Whether [`Escaping`] took the text; ends the loan.
+    fn taken(self) -> bool {
+        self.pending.0.take().is_none()
+    }
+}
+
+impl Drop for Lend<'_, '_> {
+    fn drop(&mut self) {
+        self.pending.0.set(None);
+    }
+}
 
 /// serde_json's compact format, but a string closed while a [`Pending`] string waits gets
 /// that string, escaped, before its closing quote.
@@ -57,9 +90,9 @@ impl Formatter for Escaping<'_> {
     #[inline]
     fn end_string<W: io::Write + ?Sized>(&mut self, writer: &mut W) -> io::Result<()> {
         if let Some(text) = self.0 .0.take() {
-            // SAFETY: `Fast::serialize_str` sets the pointer from a `&str` it holds for the
-            // whole `serialize_str("")` call this runs in, and clears it when that returns;
-            // outside that call the pointer is never read.
+            // SAFETY: the pointer is set only by a `Lend`, which borrows the `&str` it points
+            // to and clears it when dropped; `Fast::serialize_str` keeps the `Lend` alive
+            // across the `serialize_str("")` call this runs in.
             let text = unsafe { text.as_ref() };
             escape_into(writer, text.as_bytes())?;
         }
@@ -115,7 +148,7 @@ macro_rules! forward {
 macro_rules! open {
     ($fast:ident.$method:ident($($arg:expr),*)) => {{
         let pending = $fast.pending;
-        $fast.inner.$method($($arg),*).map(|inner| Compound { inner, pending })
+        $fast.inner.$method($($arg),*).map(|inner| Compound { inner, pending: Some(pending) })
     }};
 }
 
@@ -156,13 +189,13 @@ impl<'a, S: Serializer> Serializer for Fast<'a, S> {
         }
         // serde_json writes the quotes (and gives the `Ok` value); `Escaping` writes the
         // string between them.
-        self.pending.0.set(Some(NonNull::from(v)));
+        let lent = Lend::new(self.pending, v);
         let done = self.inner.serialize_str("");
-        let missed = self.pending.0.take().is_some();
+        let taken = lent.taken();
         let done = done?;
-        // `Fast` only ever wraps serde_json's serializer, which closes the string; were it
-        // another, the string must not be lost.
-        if missed {
+        // `Fast` only wraps serde_json's serializer, which closes the string and so takes
+        // it; were it another, the string must not be lost.
+        if !taken {
             return Err(ser::Error::custom("a long string was not written"));
         }
         Ok(done)
@@ -246,6 +279,13 @@ impl<'a, S: Serializer> Serializer for Fast<'a, S> {
         name: &'static str,
         len: usize,
     ) -> Result<Self::SerializeStruct, S::Error> {
+        if name.starts_with(SERDE_JSON_TOKEN) {
+            let inner = self.inner.serialize_struct(name, len)?;
+            return Ok(Compound {
+                inner,
+                pending: None,
+            });
+        }
         open!(self.serialize_struct(name, len))
     }
 
@@ -268,16 +308,8 @@ impl<'a, S: Serializer> Serializer for Fast<'a, S> {
 /// field names stay with serde_json.
 struct Compound<'a, C> {
     inner: C,
-    pending: &'a Pending,
-}
-
-impl<'a, C> Compound<'a, C> {
-    fn wrap<'v, T: ?Sized>(&self, value: &'v T) -> Wrap<'v, 'a, T> {
-        Wrap {
-            value,
-            pending: self.pending,
-        }
-    }
+    /// `None` for serde_json's own token structs, whose elements pass through as they are.
+    pending: Option<&'a Pending>,
 }
 
 /// Implements a compound trait whose elements are added by `$add(value)` or, for structs,
@@ -294,8 +326,10 @@ macro_rules! compound {
                 $($key: $key_ty,)?
                 value: &T,
             ) -> Result<(), C::Error> {
-                let value = self.wrap(value);
-                self.inner.$add($($key,)? &value)
+                match self.pending {
+                    Some(pending) => self.inner.$add($($key,)? &Wrap { value, pending }),
+                    None => self.inner.$add($($key,)? value),
+                }
             }
 
             fn end(self) -> Result<C::Ok, C::Error> {
@@ -322,8 +356,10 @@ impl<C: ser::SerializeMap> ser::SerializeMap for Compound<'_, C> {
 
     #[inline]
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), C::Error> {
-        let value = self.wrap(value);
-        self.inner.serialize_value(&value)
+        match self.pending {
+            Some(pending) => self.inner.serialize_value(&Wrap { value, pending }),
+            None => self.inner.serialize_value(value),
+        }
     }
 
     fn end(self) -> Result<C::Ok, C::Error> {
@@ -591,6 +627,25 @@ mod tests {
             bytes: serde_bytes_like::Bytes(vec![0, 1, 255]),
             unit: (),
             value: serde_json::json!({"nested": [long, {"deeper": "\u{0}\u{7f}".repeat(9)}]}),
+        });
+    }
+
+    /// serde_json's `RawValue` is written as it is, alone or inside a struct (the CLI's
+    /// `publish` sends raw JSON through the same buffer).
+    #[test]
+    fn raw_json_is_written_as_it_is() {
+        let json = format!(r#"{{"text": "{}", "n": 1}}"#, "x".repeat(LONG * 2));
+        let raw = serde_json::value::RawValue::from_string(json).expect("valid JSON");
+        same(&raw);
+
+        #[derive(Serialize)]
+        struct Holder<'a> {
+            raw: &'a serde_json::value::RawValue,
+            text: String,
+        }
+        same(&Holder {
+            raw: &raw,
+            text: "y".repeat(LONG),
         });
     }
 
