@@ -79,9 +79,9 @@ const FIRST_LOOK: Duration = Duration::from_millis(1);
 /// socket yet (ZeroMQ's slow joiner: a subscriber that connects at the same moment). So
 /// until a heartbeat has gone out after a subscription to heartbeats (to the heartbeat topic
 /// or a prefix of it other than everything), subscriptions are read after 1, 2, 4, … ms
-/// (for the first interval: about a dozen looks at the default 5 s), and a heartbeat goes out
-/// at the first look that finds one. Rarely, a subscriber applied by libzmq between reading and sending gets that
-/// heartbeat twice.
+/// (for the first interval: about a dozen looks at the default 5 s), and a heartbeat goes
+/// out at the first look that finds one. Rarely, a subscriber applied by libzmq between
+/// reading and sending gets that heartbeat twice.
 pub(crate) async fn run(core: Arc<Core>, period: Duration, cancel: CancellationToken) {
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -8,8 +8,8 @@
 //! wrapped in [`Fast`], a serializer that forwards each call. For a string value of
 //! [`LONG`] bytes or more, `Fast` leaves the string in [`Pending`] and asks serde_json for
 //! an empty one; [`Escaping`], serde_json's formatter here, writes the pending string with
-//! [`escape_into`] (a scan 64 bytes at a time, about 17 GB/s) between the quotes. The output is the same bytes;
-//! the unit tests compare the two.
+//! [`escape_into`] (a scan 64 bytes at a time, about 17 GB/s) between the quotes. The
+//! output is the same bytes; the unit tests compare the two.
 
 use std::cell::Cell;
 use std::io;
