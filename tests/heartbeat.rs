@@ -164,14 +164,7 @@ async fn a_late_watcher_gets_a_heartbeat_at_once() {
     runner.start().await.expect("start");
     let endpoint = runner.endpoint(Role::Pub).unwrap();
     // The heartbeat at start has gone out, with no subscriber to get it.
-    let deadline = std::time::Instant::now() + common::SAFETY;
-    while runner.stats().messages_sent == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no heartbeat at start"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-    }
+    common::wait::until("a heartbeat at start", || runner.stats().messages_sent > 0).await;
 
     // Were it not for the look at subscriptions, the next heartbeat would be an hour away.
     let mut watcher = Raw::sub(&endpoint, &["hb"]);

@@ -14,6 +14,7 @@ use tokio::time::timeout;
 
 pub mod child;
 pub mod raw;
+pub mod wait;
 
 #[allow(unused_imports)] // each test file uses part of the shared helpers
 pub use raw::{Raw, ANY_PORT};

@@ -15,11 +15,15 @@ use tokio::sync::mpsc;
 pub mod child;
 #[path = "../common/raw.rs"]
 pub mod raw;
+#[path = "../common/wait.rs"]
+pub mod wait;
 
 #[allow(unused_imports)] // each test file uses part of the shared helpers
 pub use child::{say, Kid};
 #[allow(unused_imports)] // each test file uses part of the shared helpers
 pub use raw::{Monitor, Raw, ANY_PORT, HANDSHAKE_FAILED};
+#[allow(unused_imports)] // each test file uses part of the shared helpers
+pub use wait::until;
 
 /// The safety net of every wait (also of the shared [`raw`] and [`child`] helpers).
 pub const SAFETY: Duration = Duration::from_secs(20);
