@@ -1,6 +1,6 @@
 //! JSON in and out: validating input, classifying received frames, and the output lines.
 
-use experimance_runtime::wire::{preview, split_frame, FrameError};
+use experimance_runtime::wire::{check_task, preview, split_frame, FrameError};
 use serde::ser::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
@@ -72,7 +72,7 @@ pub fn classify_sub(frames: &[Vec<u8>]) -> Received<'_> {
         _ => return malformed(FrameError::MultiFrame.to_string(), None),
     };
     match split_frame(frame) {
-        Ok((topic, payload)) => payload_json(payload.as_bytes(), Some(topic)),
+        Ok((topic, payload)) => payload_json(payload, Some(topic)),
         Err(e) => malformed(e.to_string(), None),
     }
 }
@@ -80,18 +80,17 @@ pub fn classify_sub(frames: &[Vec<u8>]) -> Received<'_> {
 /// Classifies a PUSH/PULL message: one frame of JSON.
 pub fn classify_pull(frames: &[Vec<u8>]) -> Received<'_> {
     match frames {
-        [frame] if frame.is_empty() => malformed(FrameError::Empty.to_string(), None),
-        [frame] => payload_json(frame, None),
+        [frame] => match check_task(frame) {
+            Ok(text) => payload_json(text, None),
+            Err(e) => malformed(e.to_string(), None),
+        },
         [] => malformed(FrameError::Empty.to_string(), None),
         _ => malformed(FrameError::MultiFrame.to_string(), None),
     }
 }
 
-fn payload_json<'a>(payload: &'a [u8], topic: Option<&'a str>) -> Received<'a> {
-    let text = match std::str::from_utf8(payload) {
-        Ok(text) => text,
-        Err(_) => return malformed("malformed payload: not UTF-8".to_owned(), topic),
-    };
+/// Classifies a frame's text, already known to be UTF-8 (`split_frame`, `check_task`).
+fn payload_json<'a>(text: &'a str, topic: Option<&'a str>) -> Received<'a> {
     match validate(text) {
         Ok(()) => Received::Message {
             topic,
@@ -266,6 +265,26 @@ mod tests {
             classify_pull(&[b"1".to_vec(), b"2".to_vec()]),
             Received::Malformed { .. }
         ));
+        assert!(matches!(
+            classify_pull(&[b"{\"task\":1}".to_vec()]),
+            Received::Message {
+                topic: None,
+                json: "{\"task\":1}"
+            }
+        ));
+        for (frame, error) in [
+            (b"".to_vec(), FrameError::Empty),
+            (b"{\"task\":\"\xff\"}".to_vec(), FrameError::NotUtf8),
+        ] {
+            let Received::Malformed {
+                reason,
+                topic: None,
+            } = classify_pull(&[frame])
+            else {
+                panic!("a {error:?} task frame is malformed");
+            };
+            assert_eq!(reason, error.to_string());
+        }
     }
 
     #[test]
