@@ -168,6 +168,16 @@ fn spec_fields(attr: &ServiceAttr) -> Vec<TokenStream> {
         let value = millis(ms);
         fields.push(quote!(drain_timeout: #value));
     }
+    if let Some(messages) = attr.send_queue {
+        fields.push(quote!(send_queue: #messages));
+    }
+    if let Some(ms) = attr.send_timeout {
+        let value = millis(ms);
+        fields.push(quote!(send_timeout: #value));
+    }
+    if let Some(bytes) = attr.max_subscription_size {
+        fields.push(quote!(max_subscription_size: #bytes));
+    }
     if let Some(ms) = attr.zmtp_heartbeat {
         let value = optional_millis(ms);
         fields.push(quote!(zmtp_heartbeat: #value));

@@ -22,6 +22,9 @@ pub(crate) const PEER_INTERVAL: &str = "peer_interval";
 pub(crate) const HWM: &str = "hwm";
 pub(crate) const MAX_MESSAGE_SIZE: &str = "max_message_size";
 pub(crate) const DRAIN_TIMEOUT: &str = "drain_timeout";
+pub(crate) const SEND_QUEUE: &str = "send_queue";
+pub(crate) const SEND_TIMEOUT: &str = "send_timeout";
+pub(crate) const MAX_SUBSCRIPTION_SIZE: &str = "max_subscription_size";
 pub(crate) const ZMTP_HEARTBEAT: &str = "zmtp_heartbeat";
 pub(crate) const USERNAME: &str = "username";
 pub(crate) const PASSWORD: &str = "password";
@@ -29,7 +32,7 @@ pub(crate) const ALLOW: &str = "allow";
 pub(crate) const CURVE: &str = "curve";
 pub(crate) const PUBLISHES: &str = "publishes";
 
-const KEYS: [&str; 21] = [
+const KEYS: [&str; 24] = [
     NAME,
     PUB,
     SUB,
@@ -45,6 +48,9 @@ const KEYS: [&str; 21] = [
     HWM,
     MAX_MESSAGE_SIZE,
     DRAIN_TIMEOUT,
+    SEND_QUEUE,
+    SEND_TIMEOUT,
+    MAX_SUBSCRIPTION_SIZE,
     ZMTP_HEARTBEAT,
     USERNAME,
     PASSWORD,
@@ -75,6 +81,9 @@ pub(crate) struct ServiceAttr {
     pub(crate) hwm: Option<i32>,
     pub(crate) max_message_size: Option<i64>,
     pub(crate) drain_timeout: Option<u64>,
+    pub(crate) send_queue: Option<usize>,
+    pub(crate) send_timeout: Option<u64>,
+    pub(crate) max_subscription_size: Option<i64>,
     /// `Some(None)` is `zmtp_heartbeat = "off"`.
     pub(crate) zmtp_heartbeat: Option<Option<u64>>,
     pub(crate) username: Option<LitStr>,
@@ -148,11 +157,12 @@ impl ServiceAttr {
                 check_topic(&lit)?;
                 set(&mut self.heartbeat, lit, repeated)
             }
-            HEARTBEAT_INTERVAL | PEER_INTERVAL | DRAIN_TIMEOUT => {
+            HEARTBEAT_INTERVAL | PEER_INTERVAL | DRAIN_TIMEOUT | SEND_TIMEOUT => {
                 let millis = duration(meta)?;
                 let slot = match key.as_str() {
                     HEARTBEAT_INTERVAL => &mut self.heartbeat_interval,
                     PEER_INTERVAL => &mut self.peer_interval,
+                    SEND_TIMEOUT => &mut self.send_timeout,
                     _ => &mut self.drain_timeout,
                 };
                 set(slot, millis, repeated)
@@ -194,10 +204,29 @@ impl ServiceAttr {
                     })?;
                 set(&mut self.hwm, hwm, repeated)
             }
-            MAX_MESSAGE_SIZE => {
+            MAX_MESSAGE_SIZE | MAX_SUBSCRIPTION_SIZE => {
                 let value: Expr = meta.value()?.parse()?;
-                let bytes = parse_size(&value)?;
-                set(&mut self.max_message_size, bytes, repeated)
+                let bytes = parse_size(&key, &value)?;
+                let slot = if key == MAX_MESSAGE_SIZE {
+                    &mut self.max_message_size
+                } else {
+                    &mut self.max_subscription_size
+                };
+                set(slot, bytes, repeated)
+            }
+            SEND_QUEUE => {
+                let lit: LitInt = integer(meta)?;
+                let messages = lit
+                    .base10_parse::<u32>()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| {
+                        syn::Error::new(
+                            lit.span(),
+                            "`send_queue` is a number of messages from 1 to 4294967295",
+                        )
+                    })?;
+                set(&mut self.send_queue, messages as usize, repeated)
             }
             USERNAME | PASSWORD => {
                 let lit = string(meta)?;
@@ -271,7 +300,7 @@ fn string(meta: &ParseNestedMeta) -> syn::Result<LitStr> {
         let example = match key.as_str() {
             PUB | PUSH => "\"tcp://*:5555\"",
             SUB | PULL => "\"tcp://localhost:5555\"",
-            HEARTBEAT_INTERVAL | STATS_INTERVAL | PEER_INTERVAL | DRAIN_TIMEOUT
+            HEARTBEAT_INTERVAL | STATS_INTERVAL | PEER_INTERVAL | DRAIN_TIMEOUT | SEND_TIMEOUT
             | ZMTP_HEARTBEAT => "\"5s\"",
             HEARTBEAT => "\"my_service.heartbeat\"",
             _ => "\"...\"",
@@ -314,8 +343,8 @@ fn integer(meta: &ParseNestedMeta) -> syn::Result<LitInt> {
     })
 }
 
-/// `16777216`, `"16MiB"`, `"64KiB"`, `"1GiB"`.
-fn parse_size(value: &Expr) -> syn::Result<i64> {
+/// `16777216`, `"16MiB"`, `"64KiB"`, `"1GiB"`: the value of the size key `key`.
+fn parse_size(key: &str, value: &Expr) -> syn::Result<i64> {
     const UNITS: [(&str, i64); 4] = [
         ("GiB", 1 << 30),
         ("MiB", 1 << 20),
@@ -325,7 +354,7 @@ fn parse_size(value: &Expr) -> syn::Result<i64> {
     let invalid = || {
         syn::Error::new_spanned(
             value,
-            "`max_message_size` takes bytes: a number like `16777216`, or a string like \"16MiB\", \"64KiB\"",
+            format!("`{key}` takes bytes: a number like `16777216`, or a string like \"16MiB\", \"64KiB\""),
         )
     };
     let bytes = match value {
@@ -352,7 +381,7 @@ fn parse_size(value: &Expr) -> syn::Result<i64> {
     if bytes <= 0 {
         return Err(syn::Error::new_spanned(
             value,
-            "`max_message_size` must be at least 1 byte",
+            format!("`{key}` must be at least 1 byte"),
         ));
     }
     Ok(bytes)
@@ -561,6 +590,17 @@ mod tests {
         let (attr, errors) = parse(quote!(pull = "tcp://localhost:1", max_message_size = 1024));
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(attr.max_message_size, Some(1024));
+        let (attr, errors) = parse(quote! {
+            push = "tcp://*:1", send_queue = 10, send_timeout = "250ms",
+            max_subscription_size = "4KiB",
+        });
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(attr.send_queue, Some(10));
+        assert_eq!(attr.send_timeout, Some(250));
+        assert_eq!(attr.max_subscription_size, Some(4096));
+        let (_, errors) = parse(quote!(push = "tcp://*:1", send_queue = 0, max_subscription_size = "0B"));
+        assert!(errors[0].contains("`send_queue` is a number"), "{errors:?}");
+        assert!(errors[1].contains("`max_subscription_size` must be at least"), "{errors:?}");
     }
 
     #[test]

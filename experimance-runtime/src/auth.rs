@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::Error;
 use crate::socket::AsyncSocket;
+use crate::untrusted::Untrusted;
 
 /// Where libzmq sends its ZAP requests.
 const ZAP_ENDPOINT: &str = "inproc://zeromq.zap.01";
@@ -204,8 +205,8 @@ pub(crate) async fn serve(
             Err(reason) => {
                 tracing::warn!(
                     service,
-                    peer = %address,
-                    mechanism = %String::from_utf8_lossy(mechanism),
+                    peer = %Untrusted::str(&address),
+                    mechanism = %Untrusted(mechanism),
                     reason,
                     "connection refused"
                 );

@@ -68,6 +68,13 @@ pub struct ServiceConfig {
     /// How long a stop may drain and flush.
     #[serde(default, deserialize_with = "duration")]
     pub drain_timeout: Option<Duration>,
+    /// How many PUSH messages may wait for a puller in the send queue.
+    pub send_queue: Option<usize>,
+    /// How long a push waits for room in a full send queue.
+    #[serde(default, deserialize_with = "duration")]
+    pub send_timeout: Option<Duration>,
+    /// The largest subscription the PUB socket accepts, in bytes.
+    pub max_subscription_size: Option<i64>,
     /// The ZMTP heartbeat period; `"off"` disables ZMTP heartbeats.
     #[serde(default, deserialize_with = "duration_or_off")]
     pub zmtp_heartbeat: Option<Option<Duration>>,
@@ -94,6 +101,9 @@ impl std::fmt::Debug for ServiceConfig {
             .field("stats_interval", &self.stats_interval)
             .field("peer_interval", &self.peer_interval)
             .field("drain_timeout", &self.drain_timeout)
+            .field("send_queue", &self.send_queue)
+            .field("send_timeout", &self.send_timeout)
+            .field("max_subscription_size", &self.max_subscription_size)
             .field("zmtp_heartbeat", &self.zmtp_heartbeat)
             .field("hwm", &self.hwm)
             .field("max_message_size", &self.max_message_size)

@@ -73,7 +73,7 @@ impl<S: Service> Context<S> {
 
     /// Asks the service to stop, without waiting (a handler cannot wait for its own stop).
     pub fn stop(&self) {
-        self.core.cancel_token().cancel();
+        self.core.request_stop();
     }
 
     /// Runs `task` in the background until it ends or the service stops.
@@ -128,17 +128,21 @@ impl<S: Service> Context<S> {
         self.core.publish(Some(topic), message).await
     }
 
-    /// Pushes `message` as one JSON frame to the next puller (round robin). Waits while every
-    /// puller is at its high-water mark or none is connected; never drops the message.
+    /// Pushes `message` as one JSON frame to the next puller (round robin), never dropping
+    /// it. When no puller can take it now (all at their high-water mark, or none connected),
+    /// it waits in the service's send queue (`send_queue` messages) and the handler carries
+    /// on, so the service keeps receiving; only when that queue is full does the push wait,
+    /// for at most `send_timeout`, then fail with [`Error::SendTimeout`] and send nothing.
     pub async fn push<T: Serialize + ?Sized>(&self, message: &T) -> Result<(), Error>
     where
         S: HasPush,
     {
-        self.core.push(message).await
+        self.core.push(message, None).await
     }
 
-    /// Like [`Context::push`], but gives up after `timeout` with [`Error::SendTimeout`]; the
-    /// message is then not sent (never half-sent), and the caller decides what to do.
+    /// Like [`Context::push`], but waits at most `timeout` (instead of `send_timeout`) for
+    /// room in a full send queue before [`Error::SendTimeout`]; the message is then not sent
+    /// (never half-sent), and the caller decides what to do.
     pub async fn push_timeout<T: Serialize + ?Sized>(
         &self,
         message: &T,
@@ -147,16 +151,6 @@ impl<S: Service> Context<S> {
     where
         S: HasPush,
     {
-        match tokio::time::timeout(timeout, self.core.push(message)).await {
-            Ok(result) => result,
-            Err(_) => {
-                self.core.counters.error();
-                Err(Error::SendTimeout {
-                    service: self.core.name().to_owned(),
-                    role: Role::Push,
-                    after: timeout,
-                })
-            }
-        }
+        self.core.push(message, Some(timeout)).await
     }
 }

@@ -1,6 +1,8 @@
 //! The state one service shares between its handle, its loop, its tasks and its contexts.
 
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::watch;
@@ -12,8 +14,8 @@ use crate::description::{ServiceDescription, DESCRIPTION_TOPIC};
 use crate::error::Error;
 use crate::lifecycle::{State, Status};
 use crate::liveness::Peers;
+use crate::outbox::{Outbox, SendQueue};
 use crate::service::ServiceSpec;
-use crate::socket::AsyncSocket;
 use crate::stats::{Counters, StatsSnapshot};
 use crate::wire;
 
@@ -32,12 +34,6 @@ pub(crate) struct Subscriptions {
     pub(crate) heartbeat: bool,
     /// A subscriber subscribed to exactly the description topic: a request for it.
     pub(crate) description: bool,
-}
-
-/// A sending socket with its reusable encode buffer.
-pub(crate) struct Outbox {
-    pub(crate) socket: AsyncSocket,
-    buf: Vec<u8>,
 }
 
 /// PUB frames at least this large are handed to libzmq without a copy. Below it, copying
@@ -59,6 +55,23 @@ pub(crate) struct Core {
     pub(crate) peers: Peers,
     /// The description of the current run, published when a subscriber asks for it.
     pub(crate) description: Mutex<Option<ServiceDescription>>,
+    /// PUSH frames waiting for a puller.
+    pub(crate) send_queue: SendQueue,
+    /// What the PUB socket's subscriptions said since the heartbeat last looked.
+    seen: Mutex<Subscriptions>,
+    /// The [`Condition`]s that hold now, as bits: health is `warning` while any does.
+    conditions: AtomicU8,
+    /// When the current stop was asked for: the drain deadline counts from it.
+    stop_asked: Mutex<Option<tokio::time::Instant>>,
+}
+
+/// A passing trouble that makes a healthy service's health `warning` while it lasts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Condition {
+    /// The PUSH queue is full: no puller takes messages, and senders wait.
+    SendQueueFull = 1,
+    /// A connecting SUB or PULL socket lost its connection and is reconnecting.
+    Disconnected = 2,
 }
 
 impl Core {
@@ -81,6 +94,10 @@ impl Core {
             tasks: TaskTracker::new(),
             peers: Peers::default(),
             description: Mutex::new(None),
+            send_queue: SendQueue::default(),
+            seen: Mutex::new(Subscriptions::default()),
+            conditions: AtomicU8::new(0),
+            stop_asked: Mutex::new(None),
         }
     }
 
@@ -111,6 +128,54 @@ impl Core {
         lock(&self.cancel).clone()
     }
 
+    /// Asks the running service to stop; the first request starts the drain's clock.
+    pub(crate) fn request_stop(&self) {
+        let token = self.cancel_token();
+        if !token.is_cancelled() {
+            lock(&self.stop_asked).get_or_insert_with(tokio::time::Instant::now);
+        }
+        token.cancel();
+    }
+
+    /// When a stop asked now or earlier must have drained: `drain_timeout` after the request.
+    pub(crate) fn drain_deadline(&self, drain_timeout: Duration) -> tokio::time::Instant {
+        let asked = *lock(&self.stop_asked).get_or_insert_with(tokio::time::Instant::now);
+        asked + drain_timeout
+    }
+
+    /// Clears what the previous run left: stop request, conditions, subscriptions seen.
+    pub(crate) fn reset_run(&self) {
+        *lock(&self.stop_asked) = None;
+        *lock(&self.seen) = Subscriptions::default();
+        self.conditions.store(0, Ordering::Relaxed);
+    }
+
+    /// Records that `condition` holds (`on`) or ended; health follows: `warning` while any
+    /// condition holds, `healthy` again when none does (`error` and `fatal` stay).
+    pub(crate) fn set_condition(&self, condition: Condition, on: bool) {
+        let bit = condition as u8;
+        let before = if on {
+            self.conditions.fetch_or(bit, Ordering::AcqRel)
+        } else {
+            self.conditions.fetch_and(!bit, Ordering::AcqRel)
+        };
+        if (before & bit != 0) == on {
+            return;
+        }
+        let any = on || before & !bit != 0;
+        self.lifecycle.send_if_modified(|l| match (l.status, any) {
+            (Status::Healthy, true) => {
+                l.status = Status::Warning;
+                true
+            }
+            (Status::Warning, false) => {
+                l.status = Status::Healthy;
+                true
+            }
+            _ => false,
+        });
+    }
+
     pub(crate) fn endpoint(&self, role: Role) -> Option<String> {
         lock(&self.endpoints)[role.index()].clone()
     }
@@ -118,11 +183,11 @@ impl Core {
     /// Records a fatal failure of a task: the first one wins, the status becomes `error`, and
     /// the service stops.
     pub(crate) fn fail(&self, task: &str, message: String) {
-        tracing::error!(service = self.name(), task, error = %message, "task failed; stopping the service");
+        tracing::error!(service = self.name(), task, error = %crate::Untrusted::str(&message), "task failed; stopping the service");
         self.counters.error();
         self.set_status(Status::Error);
         lock(&self.failure).get_or_insert((task.to_owned(), message));
-        self.cancel_token().cancel();
+        self.request_stop();
     }
 
     /// Publishes on the PUB socket; counts the message, or the error.
@@ -137,14 +202,22 @@ impl Core {
         .await
     }
 
-    /// The subscriptions the XPUB socket reported since the last call. Reading them also
+    /// What the XPUB socket's subscriptions said since the last call. Reading them also
     /// makes libzmq apply them, so a message published afterwards reaches those subscribers.
     pub(crate) async fn subscriptions(&self) -> Subscriptions {
+        self.take_subscriptions().await;
+        std::mem::take(&mut *lock(&self.seen))
+    }
+
+    /// Reads every (un)subscription queued on the XPUB socket (which makes libzmq process
+    /// its pending commands too) and notes what they ask for; drops anything else a peer
+    /// sent upstream.
+    pub(crate) async fn take_subscriptions(&self) {
         let mut guard = self.publisher.lock().await;
-        let mut seen = Subscriptions::default();
         let Some(outbox) = guard.as_mut() else {
-            return seen;
+            return;
         };
+        let mut seen = Subscriptions::default();
         let mut msg = zmq::Message::new();
         while let Ok(true) = outbox.socket.try_recv(&mut msg) {
             if let Some((1, prefix)) = msg.split_first() {
@@ -153,39 +226,66 @@ impl Core {
                 seen.description |= prefix == DESCRIPTION_TOPIC.as_bytes();
             }
         }
-        seen
+        let mut all = lock(&self.seen);
+        all.heartbeat |= seen.heartbeat;
+        all.description |= seen.description;
     }
 
-    /// Pushes on the PUSH socket; counts the message, or the error.
-    pub(crate) async fn push<T: Serialize + ?Sized>(&self, message: &T) -> Result<(), Error> {
-        self.send(Role::Push, |buf| wire::encode_task(buf, message))
-            .await
+    /// Pushes on the PUSH socket. The message goes straight to libzmq when the socket takes
+    /// it at once and nothing is queued before it; else into the send queue, waiting up to
+    /// `timeout` (by default the `send_timeout` key) for room there. It is counted as sent
+    /// when libzmq takes it; an error is counted.
+    pub(crate) async fn push<T: Serialize + ?Sized>(
+        &self,
+        message: &T,
+        timeout: Option<Duration>,
+    ) -> Result<(), Error> {
+        tokio::task::coop::consume_budget().await;
+        let timeout = timeout.unwrap_or_else(|| self.send_queue.timeout());
+        if let Ok(mut guard) = self.pusher.try_lock() {
+            let Some(outbox) = guard.as_mut() else {
+                return Err(self.no_socket(Role::Push));
+            };
+            if self.send_queue.is_empty() {
+                wire::encode_task(&mut outbox.buf, message)?;
+                match outbox.socket.try_send(&outbox.buf) {
+                    Ok(true) => {
+                        self.counters.sent();
+                        return Ok(());
+                    }
+                    Ok(false) => {
+                        let frame = outbox.take_frame();
+                        drop(guard);
+                        return self.send_queue.put(self, frame, timeout).await;
+                    }
+                    Err(source) => return Err(self.send_failed(Role::Push, source)),
+                }
+            }
+        }
+        let mut frame = Vec::with_capacity(256);
+        wire::encode_task(&mut frame, message)?;
+        self.send_queue.put(self, frame, timeout).await
     }
 
+    /// Publishes one encoded frame; PUB never waits (at a subscriber's high-water mark
+    /// libzmq drops what that subscriber would get, as PUB does).
     async fn send(
         &self,
         role: Role,
         encode: impl FnOnce(&mut Vec<u8>) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        let outbox = match role {
-            Role::Push => &self.pusher,
-            _ => &self.publisher,
-        };
         // The same yield point `lock` has, then the lock without building a waiter when it is
         // free; `try_lock` fails while tasks queue for it, so they keep their FIFO turn.
         tokio::task::coop::consume_budget().await;
-        let mut guard = match outbox.try_lock() {
+        let mut guard = match self.publisher.try_lock() {
             Ok(guard) => guard,
-            Err(_) => outbox.lock().await,
+            Err(_) => self.publisher.lock().await,
         };
         let Some(outbox) = guard.as_mut() else {
-            return Err(Error::NoSocket {
-                service: self.name().to_owned(),
-                role,
-            });
+            return Err(self.no_socket(role));
         };
         encode(&mut outbox.buf)?;
-        let sent = if role == Role::Pub && outbox.buf.len() >= ZERO_COPY_MIN {
+        let sent = if outbox.buf.len() >= ZERO_COPY_MIN {
             let frame = outbox.take_frame();
             outbox.socket.send_owned(frame)
         } else {
@@ -196,30 +296,24 @@ impl Core {
                 self.counters.sent();
                 Ok(())
             }
-            Err(source) => {
-                self.counters.error();
-                Err(Error::Transport {
-                    service: self.name().to_owned(),
-                    role,
-                    source,
-                })
-            }
-        }
-    }
-}
-
-impl Outbox {
-    pub(crate) fn new(socket: AsyncSocket) -> Outbox {
-        Outbox {
-            socket,
-            buf: Vec::with_capacity(256),
+            Err(source) => Err(self.send_failed(role, source)),
         }
     }
 
-    /// Takes the encoded frame out, leaving a buffer big enough for another like it.
-    fn take_frame(&mut self) -> Vec<u8> {
-        let next = Vec::with_capacity(self.buf.len() + self.buf.len() / 8);
-        std::mem::replace(&mut self.buf, next)
+    fn no_socket(&self, role: Role) -> Error {
+        Error::NoSocket {
+            service: self.name().to_owned(),
+            role,
+        }
+    }
+
+    fn send_failed(&self, role: Role, source: zmq::Error) -> Error {
+        self.counters.error();
+        Error::Transport {
+            service: self.name().to_owned(),
+            role,
+            source,
+        }
     }
 }
 

@@ -88,9 +88,10 @@ pub enum Error {
         /// What is wrong, with the key and what was expected.
         message: String,
     },
-    /// A send did not complete in time (a PUSH whose peers stayed full); nothing was sent.
+    /// A send found the send queue full (no puller took messages) and no room came within
+    /// its timeout; nothing was sent.
     #[error(
-        "service `{service}`: {role} send timed out after {after:?}; the message was not sent"
+        "service `{service}`: {role} send timed out after {after:?}: the send queue stayed full (no peer is taking messages); this message was not sent"
     )]
     SendTimeout {
         /// The service's name.

@@ -20,11 +20,13 @@ mod lifecycle;
 mod liveness;
 mod logging;
 mod memory;
+mod outbox;
 mod runner;
 mod service;
 mod settings;
 mod socket;
 mod stats;
+mod untrusted;
 pub mod testing;
 pub mod wire;
 
@@ -46,6 +48,7 @@ pub use service::{
     AuthSpec, HandlerKind, Handlers, HasPub, HasPush, MessageInfo, Service, ServiceSpec,
 };
 pub use stats::{stats_topic, StatsSnapshot};
+pub use untrusted::Untrusted;
 
 #[doc(hidden)]
 pub mod __private {

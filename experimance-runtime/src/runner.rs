@@ -1,4 +1,5 @@
-use std::future::pending;
+use std::future::{pending, Future};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
@@ -10,7 +11,8 @@ use tracing::Instrument;
 
 use crate::address::{Endpoint, Role};
 use crate::context::Context;
-use crate::core::{lock, Core, Outbox};
+use crate::core::{lock, Core};
+use crate::outbox::{self, Outbox};
 use crate::description::ServiceDescription;
 use crate::dispatch::{CatchUnwind, DispatchResult, Handled};
 use crate::error::{Error, HandlerError};
@@ -22,14 +24,23 @@ use crate::settings::{Overrides, Settings};
 use crate::socket::AsyncSocket;
 use crate::stats::StatsSnapshot;
 use crate::testing::Wires;
+use crate::untrusted::Untrusted;
 use crate::{auth, heartbeat, stats, wire};
 
 /// How many queued messages one socket may hand over before the loop looks at its other
 /// sockets, timers and stop requests again.
 const BATCH: usize = 256;
 
-/// How long a stop waits for background tasks to notice their cancellation.
-const TASK_GRACE: Duration = Duration::from_secs(2);
+/// How long a stop waits for background tasks to end once they are cancelled (they end at
+/// their next await, so this only bounds a task busy without awaiting).
+const TASK_GRACE: Duration = Duration::from_millis(500);
+
+/// `#[on_stop]` may run until the drain deadline, and at least this long even when the drain
+/// used all of it.
+const ON_STOP_MIN: Duration = Duration::from_secs(1);
+
+/// Closing always gives what is queued to send at least this long, even past the deadline.
+const CLOSE_MIN: Duration = Duration::from_millis(100);
 
 /// Runs one service: owns it while stopped, drives it while running.
 ///
@@ -91,6 +102,27 @@ impl<S: Service> Runner<S> {
     /// what was queued to send, over the `drain_timeout` key.
     pub fn with_drain_timeout(mut self, timeout: Duration) -> Self {
         self.overrides.drain_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets how many PUSH messages may wait for a puller in the send queue, over the
+    /// `send_queue` key.
+    pub fn with_send_queue(mut self, messages: usize) -> Self {
+        self.overrides.send_queue = Some(messages);
+        self
+    }
+
+    /// Sets how long a push waits for room in a full send queue before it fails with
+    /// [`Error::SendTimeout`], over the `send_timeout` key.
+    pub fn with_send_timeout(mut self, timeout: Duration) -> Self {
+        self.overrides.send_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the largest subscription the PUB socket accepts, over the
+    /// `max_subscription_size` key.
+    pub fn with_max_subscription_size(mut self, bytes: i64) -> Self {
+        self.overrides.max_subscription_size = Some(bytes);
         self
     }
 
@@ -212,6 +244,7 @@ impl<S: Service> Runner<S> {
             return Err(self.invalid("start"));
         };
         *lock(&core.failure) = None;
+        core.reset_run();
         core.set_status(Status::Healthy);
 
         let opened = self
@@ -234,16 +267,17 @@ impl<S: Service> Runner<S> {
         *lock(&core.cancel) = cancel.clone();
         core.tasks.reopen();
         core.counters.mark_started();
-        *core.publisher.lock().await = opened.take(Role::Pub).map(Outbox::new);
-        *core.pusher.lock().await = opened.take(Role::Push).map(Outbox::new);
+        let span = tracing::info_span!("service", name = core.name());
+        let pumps = Pumps::start(core, &mut opened, &span).await;
 
         let ctx = Context::<S>::new(Arc::clone(core));
-        let span = tracing::info_span!("service", name = core.name());
         let started = CatchUnwind(service.on_start(&ctx))
             .instrument(span.clone())
             .await;
         if let Some(message) = hook_failure(started) {
             cancel.cancel();
+            pumps.stop().await;
+            core.send_queue.close();
             opened.close(core, Duration::ZERO).await;
             let error = Error::StartHook {
                 service: core.name().to_owned(),
@@ -279,10 +313,29 @@ impl<S: Service> Runner<S> {
         let core = Arc::clone(core);
         tokio::spawn(
             async move {
-                let (service, [sub, pull], flush_by) = serve.run().await;
+                let (service, [sub, pull]) = serve.run().await;
                 opened.sockets[Role::Sub.index()] = sub;
                 opened.sockets[Role::Pull.index()] = pull;
-                let linger = flush_by.saturating_duration_since(tokio::time::Instant::now());
+                let flush_by = core
+                    .drain_deadline(opened.settings.drain_timeout)
+                    .max(tokio::time::Instant::now() + CLOSE_MIN);
+                core.send_queue.flushed(flush_by).await;
+                pumps.stop().await;
+                let left = core.send_queue.close();
+                if left > 0 {
+                    for _ in 0..left {
+                        core.counters.error();
+                    }
+                    tracing::warn!(
+                        socket = "push",
+                        endpoint = core.endpoint(Role::Push).unwrap_or_default(),
+                        messages = left,
+                        "stopped with messages still queued for a puller; they were not sent"
+                    );
+                }
+                let linger = flush_by
+                    .saturating_duration_since(tokio::time::Instant::now())
+                    .max(CLOSE_MIN);
                 opened.close(&core, linger).await;
                 *lock(&slot) = Some(service);
                 core.counters.mark_stopped();
@@ -314,7 +367,7 @@ impl<S: Service> Runner<S> {
             match state {
                 State::Initialized | State::Stopped => return,
                 State::Running | State::Stopping => {
-                    self.core.cancel_token().cancel();
+                    self.core.request_stop();
                     break;
                 }
                 State::Starting => {}
@@ -334,20 +387,21 @@ impl<S: Service> Runner<S> {
     }
 
     /// Starts the service if it is not running, then runs until it stops or the process
-    /// receives SIGINT or SIGTERM, which stop it gracefully; a second signal exits the
-    /// process at once (status 130). Returns the error that stopped the service, if any.
+    /// receives SIGINT, SIGTERM or SIGHUP (a closed terminal), which stop it gracefully; a
+    /// second signal exits the process at once (status 130). Returns the error that stopped the service, if any.
     pub async fn run(&self) -> Result<(), Error> {
         let mut interrupt = signal(SignalKind::interrupt()).map_err(Error::Signal)?;
         let mut terminate = signal(SignalKind::terminate()).map_err(Error::Signal)?;
+        let mut hangup = signal(SignalKind::hangup()).map_err(Error::Signal)?;
         if matches!(self.state(), State::Initialized | State::Stopped) {
             self.start().await?;
         }
         tokio::select! {
             _ = self.wait_stopped() => {}
-            name = first_signal(&mut interrupt, &mut terminate) => {
+            name = first_signal(&mut interrupt, &mut terminate, &mut hangup) => {
                 tracing::info!(service = self.name(), signal = name, "stopping gracefully; a second signal exits at once");
                 let second = tokio::spawn(async move {
-                    let name = first_signal(&mut interrupt, &mut terminate).await;
+                    let name = first_signal(&mut interrupt, &mut terminate, &mut hangup).await;
                     tracing::warn!(signal = name, "second signal: exiting at once");
                     std::process::exit(130);
                 });
@@ -498,25 +552,38 @@ impl Opened {
             }
             None => None,
         };
+        let pushing = self.sockets[Role::Push.index()].is_some();
         let Opened {
             context, sockets, ..
         } = self;
+        let closing = std::time::Instant::now();
         let _ = tokio::task::spawn_blocking(move || {
             drop(sockets);
             drop(zap);
             drop(context);
         })
         .await;
+        // libzmq does not say what it drops when the linger runs out, but closing takes the
+        // whole linger only when something was still waiting for a peer.
+        if pushing && !linger.is_zero() && closing.elapsed() >= linger {
+            core.counters.error();
+            tracing::warn!(
+                ?linger,
+                "libzmq still held messages for a peer when the linger ran out (a puller or a stalled subscriber); they were dropped"
+            );
+        }
     }
 }
 
 async fn first_signal(
     interrupt: &mut tokio::signal::unix::Signal,
     terminate: &mut tokio::signal::unix::Signal,
+    hangup: &mut tokio::signal::unix::Signal,
 ) -> &'static str {
     tokio::select! {
         _ = interrupt.recv() => "SIGINT",
         _ = terminate.recv() => "SIGTERM",
+        _ = hangup.recv() => "SIGHUP",
     }
 }
 
@@ -539,10 +606,70 @@ struct Serve<S: Service> {
     peer_interval: Duration,
 }
 
+/// What bounds a call of the service's own code (a handler, timer or hook): nothing before
+/// a stop is asked; after it, the drain deadline, when the call is dropped.
+struct Limit<'a> {
+    core: &'a Core,
+    cancel: &'a CancellationToken,
+    drain_timeout: Duration,
+    /// A later end than the drain deadline, for `#[on_stop]`.
+    at_least: Option<tokio::time::Instant>,
+}
+
+impl<'a> Limit<'a> {
+    fn new(
+        core: &'a Core,
+        cancel: &'a CancellationToken,
+        drain_timeout: Duration,
+        at_least: Option<tokio::time::Instant>,
+    ) -> Limit<'a> {
+        Limit {
+            core,
+            cancel,
+            drain_timeout,
+            at_least,
+        }
+    }
+
+    /// Runs `call`; `None` if it was still running at the deadline and was dropped, which is
+    /// counted as an error and logged at warn with `what` it was.
+    async fn run<F: Future>(&self, what: &(dyn Fn() -> String + Sync), call: F) -> Option<F::Output> {
+        let mut call = std::pin::pin!(call);
+        // Most calls finish without waiting; only one that waits pays for the deadline.
+        let mut deadline: Option<Pin<Box<dyn Future<Output = ()> + Send + '_>>> = None;
+        let finished = std::future::poll_fn(|cx| {
+            if let Poll::Ready(output) = call.as_mut().poll(cx) {
+                return Poll::Ready(Some(output));
+            }
+            let deadline = deadline.get_or_insert_with(|| Box::pin(self.passed()));
+            match deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await;
+        if finished.is_none() {
+            self.core.counters.error();
+            tracing::warn!(
+                handler = %what(),
+                drain_timeout = ?self.drain_timeout,
+                "still running at the stop's deadline; cancelled"
+            );
+        }
+        finished
+    }
+
+    async fn passed(&self) {
+        self.cancel.cancelled().await;
+        let deadline = self.core.drain_deadline(self.drain_timeout);
+        tokio::time::sleep_until(self.at_least.map_or(deadline, |t| t.max(deadline))).await;
+    }
+}
+
 impl<S: Service> Serve<S> {
-    /// Handles messages and timers until cancelled, then shuts down; gives back the service,
-    /// its receiving sockets, and the deadline for flushing what is queued to send.
-    async fn run(mut self) -> (S, [Option<AsyncSocket>; 2], tokio::time::Instant) {
+    /// Handles messages and timers until cancelled, then shuts down; gives back the service
+    /// and its receiving sockets.
+    async fn run(mut self) -> (S, [Option<AsyncSocket>; 2]) {
         let core = self.core();
         let mut timers: Vec<Interval> = S::TIMERS
             .iter()
@@ -567,8 +694,12 @@ impl<S: Service> Serve<S> {
                     ready.and(self.drain(Role::Pull, &mut msg, None).await).map_err(|e| (Role::Pull, e))
                 }
                 index = next_tick(&mut timers), if !timers.is_empty() => {
-                    let result = CatchUnwind(self.service.on_timer(index, &self.ctx)).await;
-                    report(&core, S::TIMERS[index].0, None, result);
+                    let limit = Limit::new(&core, &self.cancel, self.drain_timeout, None);
+                    let name = S::TIMERS[index].0;
+                    let call = CatchUnwind(self.service.on_timer(index, &self.ctx));
+                    if let Some(result) = limit.run(&|| name.to_owned(), call).await {
+                        report(&core, name, None, result);
+                    }
                     Ok(0)
                 }
                 _ = liveness.tick(), if watching => {
@@ -592,14 +723,18 @@ impl<S: Service> Serve<S> {
             self.fatal(role, source);
         }
         core.set_state(State::Stopping);
-        let flush_by = tokio::time::Instant::now() + self.drain_timeout;
+        let deadline = core.drain_deadline(self.drain_timeout);
         if !failed {
-            self.drain_received(&mut msg, flush_by).await;
+            self.drain_received(&mut msg, deadline).await;
         }
-        let stopped = CatchUnwind(self.service.on_stop(&self.ctx)).await;
-        if let Some(message) = hook_failure(stopped) {
+        let on_stop_end = tokio::time::Instant::now() + ON_STOP_MIN;
+        let limit = Limit::new(&core, &self.cancel, self.drain_timeout, Some(on_stop_end));
+        let stopped = limit
+            .run(&|| "on_stop".to_owned(), CatchUnwind(self.service.on_stop(&self.ctx)))
+            .await;
+        if let Some(message) = stopped.and_then(hook_failure) {
             core.counters.error();
-            tracing::warn!(error = %message, "on_stop failed");
+            tracing::warn!(error = %Untrusted::str(&message), "on_stop failed");
         }
         self.cancel.cancel();
         core.tasks.close();
@@ -612,7 +747,7 @@ impl<S: Service> Serve<S> {
         if S::SPEC.address(Role::Pub).is_some() {
             heartbeat::beat(&core).await;
         }
-        (self.service, [self.sub, self.pull], flush_by)
+        (self.service, [self.sub, self.pull])
     }
 
     /// Handles what the receiving sockets already hold, until they are empty or `deadline`.
@@ -629,9 +764,12 @@ impl<S: Service> Serve<S> {
 
     async fn peer_changed(&mut self, peer: &str, liveness: Liveness) {
         let core = self.core();
-        tracing::info!(peer, %liveness, "peer liveness changed");
-        let result = CatchUnwind(self.service.on_peer(peer, liveness, &self.ctx)).await;
-        report(&core, "on_peer", None, result);
+        tracing::info!(peer = %Untrusted::str(peer), %liveness, "peer liveness changed");
+        let limit = Limit::new(&core, &self.cancel, self.drain_timeout, None);
+        let call = CatchUnwind(self.service.on_peer(peer, liveness, &self.ctx));
+        if let Some(result) = limit.run(&|| "on_peer".to_owned(), call).await {
+            report(&core, "on_peer", None, result);
+        }
     }
 
     fn core(&self) -> Arc<Core> {
@@ -702,8 +840,11 @@ impl<S: Service> Serve<S> {
                         continue;
                     }
                 };
-                let result = CatchUnwind(self.service.dispatch_task(task, &self.ctx)).await;
-                report(&core, "task", Some(task), result);
+                let limit = Limit::new(&core, &self.cancel, self.drain_timeout, None);
+                let call = CatchUnwind(self.service.dispatch_task(task, &self.ctx));
+                if let Some(result) = limit.run(&|| "task".to_owned(), call).await {
+                    report(&core, "task", Some(task), result);
+                }
                 continue;
             }
             match wire::split_frame(bytes) {
@@ -711,9 +852,12 @@ impl<S: Service> Serve<S> {
                     if S::SPEC.watch.contains(&topic) {
                         self.heard(topic, payload).await;
                     }
-                    let result =
-                        CatchUnwind(self.service.dispatch_topic(topic, payload, &self.ctx)).await;
-                    report(&core, topic, Some(payload), result);
+                    let limit = Limit::new(&core, &self.cancel, self.drain_timeout, None);
+                    let call = CatchUnwind(self.service.dispatch_topic(topic, payload, &self.ctx));
+                    let what = || format!("topic {}", Untrusted::str(topic));
+                    if let Some(result) = limit.run(&what, call).await {
+                        report(&core, topic, Some(payload), result);
+                    }
                 }
                 Err(e) => {
                     core.counters.error();
@@ -734,8 +878,52 @@ impl<S: Service> Serve<S> {
             }
             Err(e) => {
                 self.core().counters.error();
-                tracing::warn!(topic, error = %e, preview = %wire::preview(payload.as_bytes()), "not a heartbeat on a watched topic");
+                tracing::warn!(topic = %Untrusted::str(topic), error = %Untrusted::str(&e.to_string()), preview = %wire::preview(payload.as_bytes()), "not a heartbeat on a watched topic");
             }
+        }
+    }
+}
+
+/// The tasks that keep one run's sending sockets moving: the PUB socket's subscription reader
+/// and the PUSH send queue's flusher.
+struct Pumps {
+    stop: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Pumps {
+    /// Hands the PUB and PUSH sockets of `opened` to `core` and starts their pumps.
+    async fn start(core: &Arc<Core>, opened: &mut Opened, span: &tracing::Span) -> Pumps {
+        let stop = CancellationToken::new();
+        let mut tasks = Vec::new();
+        if let Some(socket) = opened.take(Role::Pub) {
+            let readiness = socket.readiness();
+            *core.publisher.lock().await = Some(Outbox::new(socket));
+            match readiness {
+                Some(Ok(readiness)) => {
+                    let pump = outbox::read_subscriptions(Arc::clone(core), readiness, stop.clone());
+                    tasks.push(tokio::spawn(pump.instrument(span.clone())));
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(parent: span, error = %e, "cannot watch the PUB socket; subscriptions are read at each heartbeat only");
+                }
+                None => {}
+            }
+        }
+        if let Some(socket) = opened.take(Role::Push) {
+            let settings = &opened.settings;
+            core.send_queue.open(settings.send_queue, settings.send_timeout);
+            *core.pusher.lock().await = Some(Outbox::new(socket));
+            let pump = outbox::flush_pushes(Arc::clone(core), stop.clone());
+            tasks.push(tokio::spawn(pump.instrument(span.clone())));
+        }
+        Pumps { stop, tasks }
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        for task in self.tasks {
+            let _ = task.await;
         }
     }
 }
@@ -745,7 +933,7 @@ fn report(core: &Core, what: &str, payload: Option<&str>, result: Result<Dispatc
     let error = match result {
         Ok(Ok(Handled::Yes)) => return,
         Ok(Ok(Handled::NoHandler)) => {
-            tracing::debug!(topic = what, "no handler");
+            tracing::debug!(topic = %Untrusted::str(what), "no handler");
             return;
         }
         Ok(Err(HandlerError::Decode(e))) => format!("cannot decode message: {e}"),
@@ -756,7 +944,7 @@ fn report(core: &Core, what: &str, payload: Option<&str>, result: Result<Dispatc
     let preview = payload
         .map(|p| wire::preview(p.as_bytes()))
         .unwrap_or_default();
-    tracing::warn!(topic = what, %error, %preview, "message not handled");
+    tracing::warn!(topic = %Untrusted::str(what), error = %Untrusted::str(&error), %preview, "message not handled");
 }
 
 async fn readable(socket: Option<&mut AsyncSocket>) -> Result<(), zmq::Error> {

@@ -31,8 +31,19 @@ pub struct ServiceSpec {
     /// default of 1000.
     pub hwm: Option<i32>,
     /// How long a stop may take to handle the messages already received and to flush the
-    /// ones queued to send (`drain_timeout` key; default 5 s).
+    /// ones queued to send (`drain_timeout` key; default 5 s). A handler, timer or hook still
+    /// running then is cancelled.
     pub drain_timeout: Duration,
+    /// How many PUSH messages may wait in the service's send queue for a puller
+    /// (`send_queue` key; default 1000).
+    pub send_queue: usize,
+    /// How long a push waits for room in a full send queue before it fails with
+    /// `SendTimeout` (`send_timeout` key; default 5 s).
+    pub send_timeout: Duration,
+    /// The largest (un)subscription the PUB socket accepts from a subscriber
+    /// (`max_subscription_size` key; default 1 KiB); a subscriber that sends a larger one is
+    /// disconnected.
+    pub max_subscription_size: i64,
     /// The ZMTP heartbeat period of PUB and SUB sockets (`zmtp_heartbeat` key; default 5 s,
     /// like the service heartbeat; `None` when `"off"`): a TCP peer silent for three periods
     /// is disconnected, so dead peers are noticed. (Each period costs every connection a
@@ -90,6 +101,9 @@ impl ServiceSpec {
         max_message_size: 16 * 1024 * 1024,
         hwm: None,
         drain_timeout: Duration::from_secs(5),
+        send_queue: 1000,
+        send_timeout: Duration::from_secs(5),
+        max_subscription_size: 1024,
         zmtp_heartbeat: Some(Duration::from_secs(5)),
         watch: &[],
         publishes: &[],

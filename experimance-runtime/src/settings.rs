@@ -19,6 +19,9 @@ pub(crate) struct Overrides {
     pub(crate) hwm: [Option<i32>; 4],
     pub(crate) max_message_size: Option<i64>,
     pub(crate) drain_timeout: Option<Duration>,
+    pub(crate) send_queue: Option<usize>,
+    pub(crate) send_timeout: Option<Duration>,
+    pub(crate) max_subscription_size: Option<i64>,
     pub(crate) zmtp_heartbeat: Option<Option<Duration>>,
     pub(crate) plain: Option<Option<(String, String)>>,
     pub(crate) allow: Option<Vec<String>>,
@@ -33,6 +36,8 @@ pub(crate) struct Settings {
     pub(crate) addresses: [Option<String>; 4],
     pub(crate) sockets: [SocketOptions; 4],
     pub(crate) drain_timeout: Duration,
+    pub(crate) send_queue: usize,
+    pub(crate) send_timeout: Duration,
     pub(crate) heartbeat_interval: Duration,
     pub(crate) stats_interval: Option<Duration>,
     pub(crate) peer_interval: Duration,
@@ -111,6 +116,26 @@ impl Overrides {
             file.and_then(|f| f.drain_timeout),
             spec.drain_timeout,
         );
+        let send_queue = match self.send_queue {
+            Some(n) => n,
+            None => env_parsed(name, "SEND_QUEUE", |t| t.parse::<usize>().map_err(|e| e.to_string()))?
+                .or(file.and_then(|f| f.send_queue))
+                .unwrap_or(spec.send_queue),
+        };
+        let send_timeout = match self.send_timeout {
+            Some(d) => d,
+            None => env_parsed(name, "SEND_TIMEOUT", crate::config::parse_duration)?
+                .or(file.and_then(|f| f.send_timeout))
+                .unwrap_or(spec.send_timeout),
+        };
+        let max_subscription_size = match self.max_subscription_size {
+            Some(n) => n,
+            None => env_parsed(name, "MAX_SUBSCRIPTION_SIZE", |t| {
+                t.parse::<i64>().map_err(|e| e.to_string())
+            })?
+            .or(file.and_then(|f| f.max_subscription_size))
+            .unwrap_or(spec.max_subscription_size),
+        };
         let zmtp_heartbeat = self
             .zmtp_heartbeat
             .or(file.and_then(|f| f.zmtp_heartbeat))
@@ -122,6 +147,7 @@ impl Overrides {
                 .max_message_size
                 .or(file.and_then(|f| f.max_message_size))
                 .unwrap_or(spec.max_message_size),
+            max_subscription_size,
             zmtp_heartbeat,
             plain: auth.plain.clone(),
             zap: auth.enabled(),
@@ -130,6 +156,8 @@ impl Overrides {
             addresses: Role::ALL.map(|role| address(self, file, spec, name, role)),
             sockets,
             drain_timeout,
+            send_queue,
+            send_timeout,
             heartbeat_interval: pick(
                 None,
                 file.and_then(|f| f.heartbeat_interval),
@@ -157,6 +185,22 @@ fn address(
         .or_else(|| env(name, &role.to_string()))
         .or_else(|| file.and_then(|f| f.address(role.index()).cloned()))
         .or_else(|| Some(declared.to_owned()))
+}
+
+/// `EXPERIMANCE_<NAME>_<KEY>` read with `parse`; a value that does not parse is an error
+/// naming the variable.
+fn env_parsed<T>(
+    name: &str,
+    key: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, Error> {
+    let Some(text) = env(name, key) else {
+        return Ok(None);
+    };
+    parse(text.trim()).map(Some).map_err(|e| Error::Config {
+        service: name.to_owned(),
+        message: format!("{}={text:?}: {e}", env_var_name(name, key)),
+    })
 }
 
 fn env(name: &str, key: &str) -> Option<String> {

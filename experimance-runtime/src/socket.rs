@@ -2,6 +2,7 @@
 //! non-blocking, and waiting happens on the reactor, never on a thread.
 
 use std::io;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::io::{AsRawFd, RawFd};
 use std::time::Duration;
 
@@ -40,6 +41,8 @@ pub(crate) struct SocketOptions {
     pub(crate) linger: Duration,
     pub(crate) hwm: Option<i32>,
     pub(crate) max_message_size: i64,
+    /// The largest (un)subscription a PUB socket accepts from a subscriber.
+    pub(crate) max_subscription_size: i64,
     pub(crate) zmtp_heartbeat: Option<Duration>,
     /// PLAIN credentials: a bound socket is a PLAIN server, a connecting one a client.
     pub(crate) plain: Option<(String, String)>,
@@ -66,11 +69,20 @@ impl AsyncSocket {
             socket.set_sndhwm(hwm)?;
             socket.set_rcvhwm(hwm)?;
         }
-        if matches!(role, Role::Sub | Role::Pull) {
-            socket.set_maxmsgsize(options.max_message_size)?;
+        match role {
+            Role::Sub | Role::Pull => socket.set_maxmsgsize(options.max_message_size)?,
+            // What a subscriber sends a publisher is (un)subscriptions: small. A larger one is
+            // refused while it is read, so it is never buffered, and its sender dropped.
+            Role::Pub => {
+                socket.set_maxmsgsize(options.max_subscription_size)?;
+                socket.set_xpub_verbose(true)?;
+            }
+            Role::Push => {}
         }
-        if role == Role::Pub {
-            socket.set_xpub_verbose(true)?;
+        // A connecting PUSH queues nothing for a puller that is not there yet: the send is
+        // refused, waits in the service's send queue, and is counted if the stop finds it there.
+        if role == Role::Push && endpoint.direction == Direction::Connect {
+            socket.set_immediate(true)?;
         }
         // Only PUB/SUB: under back-pressure libzmq stops reading a connection, a PONG then
         // waits behind data, and the peer would be taken for dead and dropped together with
@@ -219,6 +231,37 @@ impl AsyncSocket {
         }
     }
 
+    /// Sends one single-part message if the socket takes it now; `Ok(false)` if it would
+    /// have to wait.
+    pub(crate) fn try_send(&mut self, data: &[u8]) -> Result<bool, zmq::Error> {
+        if let Some(pipe) = self.memory_pipe() {
+            pipe.send(data.to_vec());
+            return Ok(true);
+        }
+        match self.socket().send(data, zmq::DONTWAIT) {
+            Ok(()) => Ok(true),
+            Err(zmq::Error::EAGAIN) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A second registration of the socket's `ZMQ_FD`, for a task that must learn of the
+    /// socket's changes without holding the socket (`None` for in-memory sockets).
+    pub(crate) fn readiness(&self) -> Option<io::Result<Readiness>> {
+        let Io::Zmq(inner) = &self.io else {
+            return None;
+        };
+        // SAFETY: `ZMQ_FD` stays open while the socket lives, and `&self` keeps it alive for
+        // this call. The duplicate made from it is an `OwnedFd` that the `AsyncFd` owns: it
+        // stays open and the same until the `AsyncFd` is dropped.
+        let fd = unsafe { BorrowedFd::borrow_raw(inner.get_ref().fd) };
+        Some(fd.try_clone_to_owned().and_then(|fd| {
+            unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }
+                .map(Readiness)
+                .map_err(io::Error::from)
+        }))
+    }
+
     /// Sends one single-part message whose buffer libzmq takes over, without copying it.
     ///
     /// Only for the PUB (XPUB) socket: it never refuses a message with EAGAIN (at its
@@ -246,6 +289,20 @@ impl AsyncSocket {
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+/// Tells a task that a socket's state may have changed (a command arrived for it), without
+/// access to the socket.
+pub(crate) struct Readiness(AsyncFd<OwnedFd>);
+
+impl Readiness {
+    /// Waits for the next change. Whoever waits must then look at the socket until it has
+    /// nothing more to say: a change that comes while looking signals again.
+    pub(crate) async fn changed(&self) -> io::Result<()> {
+        let mut guard = self.0.readable().await?;
+        guard.clear_ready();
+        Ok(())
     }
 }
 

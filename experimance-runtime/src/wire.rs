@@ -263,12 +263,32 @@ impl<'de: 'a, 'a> Deserialize<'de> for TypeValue<'a> {
     }
 }
 
-/// A short, printable preview of a payload for log lines: at most 80 characters, lossy UTF-8.
+/// A short, printable preview of a payload for log lines: at most 80 characters of it (an
+/// invalid byte counts as one), escaped as [`Untrusted`](crate::Untrusted) does, with `…`
+/// when there is more.
+///
+/// ```
+/// use experimance_runtime::wire::preview;
+///
+/// assert_eq!(preview(b"{\"a\":1}\n\x1b[31m"), r#"{"a":1}\n\u{1b}[31m"#);
+/// assert_eq!(preview(&[b'x'; 100]).chars().count(), 81);
+/// ```
 pub fn preview(bytes: &[u8]) -> String {
     const MAX: usize = 80;
-    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX * 4)]);
-    let mut out: String = text.chars().take(MAX).collect();
-    if out.len() < text.len() || bytes.len() > MAX * 4 {
+    let mut taken = 0;
+    let mut end = 0;
+    'count: for chunk in bytes[..bytes.len().min(MAX * 4)].utf8_chunks() {
+        let sizes = chunk.valid().chars().map(char::len_utf8);
+        for size in sizes.chain(chunk.invalid().iter().map(|_| 1)) {
+            if taken == MAX {
+                break 'count;
+            }
+            taken += 1;
+            end += size;
+        }
+    }
+    let mut out = crate::Untrusted(&bytes[..end]).to_string();
+    if end < bytes.len() {
         out.push('…');
     }
     out
