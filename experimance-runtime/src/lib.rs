@@ -20,6 +20,7 @@ mod lifecycle;
 mod liveness;
 mod logging;
 mod memory;
+mod monitor;
 mod outbox;
 mod runner;
 mod service;

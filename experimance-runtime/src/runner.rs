@@ -11,7 +11,8 @@ use tracing::Instrument;
 
 use crate::address::{Endpoint, Role};
 use crate::context::Context;
-use crate::core::{lock, Core};
+use crate::core::{lock, Condition, Core};
+use crate::monitor::{Connection, Monitor};
 use crate::outbox::{self, Outbox};
 use crate::description::ServiceDescription;
 use crate::dispatch::{CatchUnwind, DispatchResult, Handled};
@@ -305,6 +306,8 @@ impl<S: Service> Runner<S> {
             ctx,
             sub: opened.take(Role::Sub),
             pull: opened.take(Role::Pull),
+            monitors: [Role::Sub, Role::Pull].map(|r| opened.monitors[r.index()].take()),
+            lost: [false; 2],
             cancel,
             drain_timeout: opened.settings.drain_timeout,
             peer_interval: opened.settings.peer_interval,
@@ -451,6 +454,7 @@ impl<S: Service> Runner<S> {
             return Ok(Opened {
                 context,
                 sockets,
+                monitors: Default::default(),
                 zap: None,
                 settings,
             });
@@ -474,6 +478,7 @@ impl<S: Service> Runner<S> {
         let mut opened = Opened {
             context,
             sockets: Default::default(),
+            monitors: Default::default(),
             zap,
             settings,
         };
@@ -495,6 +500,14 @@ impl<S: Service> Runner<S> {
                 &opened.settings.sockets[role.index()],
                 &topics,
             );
+            let watched = matches!(role, Role::Sub | Role::Pull)
+                && endpoint.direction == crate::address::Direction::Connect;
+            let socket = socket.and_then(|socket| {
+                if let (true, Some(zmq)) = (watched, socket.zmq()) {
+                    opened.monitors[role.index()] = Some(Monitor::attach(&opened.context, zmq)?);
+                }
+                Ok(socket)
+            });
             match socket {
                 Ok(socket) => opened.sockets[role.index()] = Some(socket),
                 Err(source) => {
@@ -517,6 +530,8 @@ impl<S: Service> Runner<S> {
 struct Opened {
     context: zmq::Context,
     sockets: [Option<AsyncSocket>; 4],
+    /// The connection monitors of connecting SUB and PULL sockets.
+    monitors: [Option<Monitor>; 4],
     zap: Option<(tokio::task::JoinHandle<AsyncSocket>, CancellationToken)>,
     settings: Settings,
 }
@@ -554,10 +569,14 @@ impl Opened {
         };
         let pushing = self.sockets[Role::Push.index()].is_some();
         let Opened {
-            context, sockets, ..
+            context,
+            sockets,
+            monitors,
+            ..
         } = self;
         let closing = std::time::Instant::now();
         let _ = tokio::task::spawn_blocking(move || {
+            drop(monitors);
             drop(sockets);
             drop(zap);
             drop(context);
@@ -601,6 +620,10 @@ struct Serve<S: Service> {
     ctx: Context<S>,
     sub: Option<AsyncSocket>,
     pull: Option<AsyncSocket>,
+    /// The connection monitors of `sub` and `pull`, when they connect.
+    monitors: [Option<Monitor>; 2],
+    /// Whether `sub` and `pull` lost their connection and are connecting again.
+    lost: [bool; 2],
     cancel: CancellationToken,
     drain_timeout: Duration,
     peer_interval: Duration,
@@ -693,6 +716,10 @@ impl<S: Service> Serve<S> {
                 ready = readable(self.pull.as_mut()) => {
                     ready.and(self.drain(Role::Pull, &mut msg, None).await).map_err(|e| (Role::Pull, e))
                 }
+                (role, event) = connection(&mut self.monitors) => {
+                    self.connection_changed(role, event);
+                    Ok(0)
+                }
                 index = next_tick(&mut timers), if !timers.is_empty() => {
                     let limit = Limit::new(&core, &self.cancel, self.drain_timeout, None);
                     let name = S::TIMERS[index].0;
@@ -774,6 +801,43 @@ impl<S: Service> Serve<S> {
 
     fn core(&self) -> Arc<Core> {
         Arc::clone(self.ctx.core())
+    }
+
+    /// Mends a lost connection of the connecting `role` socket: connects it again (libzmq
+    /// would not, after a protocol error such as an oversize frame), counts it in
+    /// `reconnects`, and keeps health at `warning` until the new connection is up.
+    fn connection_changed(&mut self, role: Role, event: Result<Connection, zmq::Error>) {
+        let core = self.core();
+        let index = usize::from(role == Role::Pull);
+        let socket = match role {
+            Role::Sub => self.sub.as_ref(),
+            _ => self.pull.as_ref(),
+        };
+        let endpoint = socket.map(AsyncSocket::endpoint).unwrap_or_default();
+        match event {
+            Ok(Connection::Lost) => {
+                self.lost[index] = true;
+                core.counters.reconnect();
+                core.set_condition(Condition::Disconnected, true);
+                tracing::warn!(socket = %role, endpoint, "connection lost; connecting again");
+                if let Some(Err(e)) = socket.map(AsyncSocket::reconnect) {
+                    core.counters.error();
+                    tracing::warn!(socket = %role, endpoint, error = %e, "cannot connect again");
+                }
+            }
+            Ok(Connection::Up) => {
+                if std::mem::take(&mut self.lost[index]) {
+                    tracing::info!(socket = %role, endpoint, "connected again");
+                }
+                if !self.lost.contains(&true) {
+                    core.set_condition(Condition::Disconnected, false);
+                }
+            }
+            Err(e) => {
+                self.monitors[index] = None;
+                tracing::warn!(socket = %role, endpoint, error = %e, "cannot watch the connection any more; a dropped connection may stay dropped");
+            }
+        }
     }
 
     fn fatal(&self, role: Role, source: zmq::Error) {
@@ -945,6 +1009,21 @@ fn report(core: &Core, what: &str, payload: Option<&str>, result: Result<Dispatc
         .map(|p| wire::preview(p.as_bytes()))
         .unwrap_or_default();
     tracing::warn!(topic = %Untrusted::str(what), error = %Untrusted::str(&error), %preview, "message not handled");
+}
+
+/// The next event of either connection monitor (of SUB, then PULL).
+async fn connection(monitors: &mut [Option<Monitor>; 2]) -> (Role, Result<Connection, zmq::Error>) {
+    async fn next(monitor: Option<&mut Monitor>) -> Result<Connection, zmq::Error> {
+        match monitor {
+            Some(monitor) => monitor.next().await,
+            None => pending().await,
+        }
+    }
+    let [sub, pull] = monitors;
+    tokio::select! {
+        event = next(sub.as_mut()) => (Role::Sub, event),
+        event = next(pull.as_mut()) => (Role::Pull, event),
+    }
 }
 
 async fn readable(socket: Option<&mut AsyncSocket>) -> Result<(), zmq::Error> {

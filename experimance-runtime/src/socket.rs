@@ -176,6 +176,24 @@ impl AsyncSocket {
         &self.endpoint
     }
 
+    /// The libzmq socket, `None` for an in-memory one.
+    pub(crate) fn zmq(&self) -> Option<&zmq::Socket> {
+        match &self.io {
+            Io::Zmq(inner) => Some(&inner.get_ref().socket),
+            Io::Memory(_) => None,
+        }
+    }
+
+    /// Connects a connecting socket to its endpoint again, after dropping what is left of the
+    /// old connection.
+    pub(crate) fn reconnect(&self) -> Result<(), zmq::Error> {
+        let Some(socket) = self.zmq() else {
+            return Ok(());
+        };
+        let _ = socket.disconnect(&self.endpoint);
+        socket.connect(&self.endpoint)
+    }
+
     /// The libzmq socket. In-memory sockets return early from every method that gets here.
     fn socket(&self) -> &zmq::Socket {
         match &self.io {

@@ -17,6 +17,7 @@ pub(crate) struct Counters {
     sent: AtomicU64,
     received: AtomicU64,
     errors: AtomicU64,
+    reconnects: AtomicU64,
     started: Mutex<Option<(Instant, SystemTime)>>,
     stopped: Mutex<Option<Instant>>,
 }
@@ -32,6 +33,10 @@ impl Counters {
 
     pub(crate) fn error(&self) {
         self.errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn reconnect(&self) {
+        self.reconnects.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn mark_started(&self) {
@@ -75,6 +80,7 @@ impl Counters {
             messages_sent,
             messages_received,
             errors: self.errors.load(Ordering::Relaxed),
+            reconnects: self.reconnects.load(Ordering::Relaxed),
             send_rate: per_second(messages_sent),
             receive_rate: per_second(messages_received),
             state,
@@ -112,6 +118,10 @@ pub struct StatsSnapshot {
     pub messages_received: u64,
     /// Bad input, failed handlers and failed sends.
     pub errors: u64,
+    /// Connections of connecting SUB and PULL sockets that were lost and connected again by
+    /// the service (an extension of WIRE.md's fields; absent is 0).
+    #[serde(default)]
+    pub reconnects: u64,
     /// Messages sent per second of uptime.
     pub send_rate: f64,
     /// Messages received per second of uptime.
@@ -140,7 +150,11 @@ impl fmt::Display for StatsSnapshot {
             self.receive_rate,
             self.errors
         )?;
+        if self.reconnects > 0 {
+            write!(f, " reconnects={}", self.reconnects)?;
+        }
         for (name, peer) in &self.peers {
+            let name = crate::Untrusted::str(name);
             write!(f, " peer {name}={}", peer.liveness)?;
         }
         Ok(())
