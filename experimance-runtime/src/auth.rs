@@ -3,10 +3,12 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::str::FromStr;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::core::Core;
 use crate::error::Error;
 use crate::socket::AsyncSocket;
 use crate::untrusted::Untrusted;
@@ -178,9 +180,10 @@ pub(crate) fn bind_handler(context: &zmq::Context) -> Result<AsyncSocket, zmq::E
 pub(crate) async fn serve(
     mut socket: AsyncSocket,
     auth: Auth,
-    service: String,
+    core: Arc<Core>,
     cancel: CancellationToken,
 ) -> AsyncSocket {
+    let service = core.name();
     loop {
         let request = tokio::select! {
             _ = cancel.cancelled() => return socket,
@@ -203,13 +206,15 @@ pub(crate) async fn serve(
         let (code, text, user) = match auth.decide(&address, mechanism, &request[6..]) {
             Ok(user) => ("200", "OK", user),
             Err(reason) => {
-                tracing::warn!(
+                if core.throttles.refused.allow() {
+                    tracing::warn!(
                     service,
                     peer = %Untrusted::str(&address),
                     mechanism = %Untrusted(mechanism),
                     reason,
                     "connection refused"
                 );
+                }
                 ("400", reason, String::new())
             }
         };

@@ -17,6 +17,7 @@ use crate::liveness::Peers;
 use crate::outbox::{Outbox, SendQueue};
 use crate::service::ServiceSpec;
 use crate::stats::{Counters, StatsSnapshot};
+use crate::throttle::Throttles;
 use crate::wire;
 
 /// State and health, published together so waiters see consistent pairs.
@@ -63,6 +64,8 @@ pub(crate) struct Core {
     conditions: AtomicU8,
     /// When the current stop was asked for: the drain deadline counts from it.
     stop_asked: Mutex<Option<tokio::time::Instant>>,
+    /// Rate limits of the warnings a peer can cause.
+    pub(crate) throttles: Throttles,
 }
 
 /// A passing trouble that makes a healthy service's health `warning` while it lasts.
@@ -98,6 +101,7 @@ impl Core {
             seen: Mutex::new(Subscriptions::default()),
             conditions: AtomicU8::new(0),
             stop_asked: Mutex::new(None),
+            throttles: Throttles::new(),
         }
     }
 

@@ -27,6 +27,7 @@ mod service;
 mod settings;
 mod socket;
 mod stats;
+mod throttle;
 mod untrusted;
 pub mod testing;
 pub mod wire;

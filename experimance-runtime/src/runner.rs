@@ -343,6 +343,7 @@ impl<S: Service> Runner<S> {
                 *lock(&slot) = Some(service);
                 core.counters.mark_stopped();
                 core.set_state(State::Stopped);
+                core.throttles.flush();
                 tracing::info!(target: "experimance::stats", "final: {}", core.stats());
             }
             .instrument(span),
@@ -468,7 +469,7 @@ impl<S: Service> Runner<S> {
             let task = tokio::spawn(auth::serve(
                 socket,
                 settings.auth.clone(),
-                self.name().to_owned(),
+                Arc::clone(&self.core),
                 cancel.clone(),
             ));
             Some((task, cancel))
@@ -819,7 +820,9 @@ impl<S: Service> Serve<S> {
                 self.lost[index] = true;
                 core.counters.reconnect();
                 core.set_condition(Condition::Disconnected, true);
-                tracing::warn!(socket = %role, endpoint, "connection lost; connecting again");
+                if core.throttles.connection.allow() {
+                    tracing::warn!(socket = %role, endpoint, "connection lost; connecting again");
+                }
                 if let Some(Err(e)) = socket.map(AsyncSocket::reconnect) {
                     core.counters.error();
                     tracing::warn!(socket = %role, endpoint, error = %e, "cannot connect again");
@@ -891,7 +894,9 @@ impl<S: Service> Serve<S> {
                     parts += 1;
                 }
                 core.counters.error();
-                tracing::warn!(role = %role, parts, error = %wire::FrameError::MultiFrame, "dropping message");
+                if core.throttles.bad_input.allow() {
+                    tracing::warn!(role = %role, parts, error = %wire::FrameError::MultiFrame, "dropping message");
+                }
                 continue;
             }
             let bytes: &[u8] = msg;
@@ -900,7 +905,9 @@ impl<S: Service> Serve<S> {
                     Ok(task) => task,
                     Err(e) => {
                         core.counters.error();
-                        tracing::warn!(error = %e, preview = %wire::preview(bytes), "dropping task");
+                        if core.throttles.bad_input.allow() {
+                            tracing::warn!(error = %e, preview = %wire::preview(bytes), "dropping task");
+                        }
                         continue;
                     }
                 };
@@ -925,7 +932,9 @@ impl<S: Service> Serve<S> {
                 }
                 Err(e) => {
                     core.counters.error();
-                    tracing::warn!(error = %e, preview = %wire::preview(bytes), "dropping frame");
+                    if core.throttles.bad_input.allow() {
+                        tracing::warn!(error = %e, preview = %wire::preview(bytes), "dropping frame");
+                    }
                 }
             }
         }
@@ -941,7 +950,11 @@ impl<S: Service> Serve<S> {
                 }
             }
             Err(e) => {
-                self.core().counters.error();
+                let core = self.core();
+                core.counters.error();
+                if !core.throttles.bad_input.allow() {
+                    return;
+                }
                 tracing::warn!(topic = %Untrusted::str(topic), error = %Untrusted::str(&e.to_string()), preview = %wire::preview(payload.as_bytes()), "not a heartbeat on a watched topic");
             }
         }
@@ -1005,6 +1018,9 @@ fn report(core: &Core, what: &str, payload: Option<&str>, result: Result<Dispatc
         Err(panic) => format!("handler {panic}"),
     };
     core.counters.error();
+    if !core.throttles.bad_input.allow() {
+        return;
+    }
     let preview = payload
         .map(|p| wire::preview(p.as_bytes()))
         .unwrap_or_default();

@@ -183,6 +183,7 @@ pub(crate) async fn log_stats(core: Arc<Core>, period: Duration, cancel: Cancell
 /// Logs the stats, publishes them on `<name>.stats` if the service has a PUB socket, and
 /// exports them through the `metrics` facade when that feature is on.
 async fn report(core: &Core) {
+    core.throttles.flush();
     let stats = core.stats();
     tracing::info!(target: "experimance::stats", "{stats}");
     #[cfg(feature = "metrics")]
