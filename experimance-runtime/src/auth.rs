@@ -175,8 +175,8 @@ pub(crate) fn bind_handler(context: &zmq::Context) -> Result<AsyncSocket, zmq::E
     AsyncSocket::wrap(socket, ZAP_ENDPOINT.to_owned())
 }
 
-/// Answers ZAP requests until `cancel`. Refusals are logged with the peer's address and
-/// mechanism, never with a password.
+/// Answers ZAP requests until `cancel`. Each refusal is counted in `errors` and logged
+/// (rate-limited) with the peer's address and mechanism, never with a password.
 pub(crate) async fn serve(
     mut socket: AsyncSocket,
     auth: Auth,
@@ -206,6 +206,7 @@ pub(crate) async fn serve(
         let (code, text, user) = match auth.decide(&address, mechanism, &request[6..]) {
             Ok(user) => ("200", "OK", user),
             Err(reason) => {
+                core.counters.error();
                 if core.throttles.refused.allow() {
                     tracing::warn!(
                     service,
