@@ -19,6 +19,15 @@ use crate::stats::unix_seconds;
 /// How many heartbeat intervals a peer may miss before it is `lost`.
 pub const MISSED_INTERVALS: u32 = 3;
 
+/// How many peers the liveness table holds; when it is full, a lost peer makes room for a
+/// new one, and with none lost a heartbeat from a new name is refused, so a peer inventing
+/// names cannot grow the table without bound.
+pub(crate) const MAX_PEERS: usize = 1024;
+
+/// The liveness table is full of peers that are alive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TableFull;
+
 /// Whether a followed peer is heard from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -63,12 +72,24 @@ pub(crate) struct Peers(Mutex<BTreeMap<String, Peer>>);
 impl Peers {
     /// Records `heartbeat`; returns the peer's new liveness if it changed. A peer whose
     /// heartbeat says `stopping` or `stopped` is leaving, so it is lost at once.
-    pub(crate) fn heard(&self, heartbeat: &Heartbeat) -> Option<Liveness> {
+    pub(crate) fn heard(&self, heartbeat: &Heartbeat) -> Result<Option<Liveness>, TableFull> {
         let liveness = match heartbeat.state {
             State::Stopping | State::Stopped => Liveness::Lost,
             _ => Liveness::Alive,
         };
         let mut peers = lock(&self.0);
+        if peers.len() >= MAX_PEERS && !peers.contains_key(&heartbeat.service) {
+            let lost = peers
+                .iter()
+                .find(|(_, p)| p.liveness == Liveness::Lost)
+                .map(|(name, _)| name.clone());
+            match lost {
+                Some(name) => {
+                    peers.remove(&name);
+                }
+                None => return Err(TableFull),
+            }
+        }
         let previous = peers
             .insert(
                 heartbeat.service.clone(),
@@ -80,11 +101,11 @@ impl Peers {
                 },
             )
             .map(|p| p.liveness);
-        match previous {
+        Ok(match previous {
             Some(old) if old == liveness => None,
             None if liveness == Liveness::Lost => None,
             _ => Some(liveness),
-        }
+        })
     }
 
     /// Marks as lost every alive peer silent for longer than `timeout`; returns their names.
@@ -128,13 +149,27 @@ mod tests {
     #[test]
     fn alive_lost_alive() {
         let peers = Peers::default();
-        assert_eq!(peers.heard(&beat(State::Running)), Some(Liveness::Alive));
-        assert_eq!(peers.heard(&beat(State::Running)), None);
+        assert_eq!(peers.heard(&beat(State::Running)), Ok(Some(Liveness::Alive)));
+        assert_eq!(peers.heard(&beat(State::Running)), Ok(None));
         assert_eq!(peers.expire(Duration::from_secs(60)), Vec::<String>::new());
         assert_eq!(peers.expire(Duration::ZERO), vec!["peer".to_owned()]);
         assert_eq!(peers.expire(Duration::ZERO), Vec::<String>::new());
-        assert_eq!(peers.heard(&beat(State::Running)), Some(Liveness::Alive));
-        assert_eq!(peers.heard(&beat(State::Stopping)), Some(Liveness::Lost));
+        assert_eq!(peers.heard(&beat(State::Running)), Ok(Some(Liveness::Alive)));
+        assert_eq!(peers.heard(&beat(State::Stopping)), Ok(Some(Liveness::Lost)));
         assert_eq!(peers.snapshot()["peer"].liveness, Liveness::Lost);
+    }
+
+    #[test]
+    fn invented_names_cannot_grow_the_table() {
+        let peers = Peers::default();
+        for i in 0..MAX_PEERS {
+            let name = format!("peer-{i}");
+            assert!(peers.heard(&Heartbeat::now(&name, State::Running)).is_ok());
+        }
+        let extra = Heartbeat::now("one too many", State::Running);
+        assert_eq!(peers.heard(&extra), Err(TableFull));
+        assert_eq!(peers.expire(Duration::ZERO).len(), MAX_PEERS);
+        assert_eq!(peers.heard(&extra), Ok(Some(Liveness::Alive)), "a lost peer made room");
+        assert_eq!(peers.snapshot().len(), MAX_PEERS);
     }
 }

@@ -19,7 +19,7 @@ use crate::dispatch::{CatchUnwind, DispatchResult, Handled};
 use crate::error::{Error, HandlerError};
 use crate::heartbeat::Heartbeat;
 use crate::lifecycle::{State, Status};
-use crate::liveness::Liveness;
+use crate::liveness::{Liveness, TableFull};
 use crate::service::Service;
 use crate::settings::{Overrides, Settings};
 use crate::socket::AsyncSocket;
@@ -944,11 +944,21 @@ impl<S: Service> Serve<S> {
     /// Updates the liveness table from a message on a watched heartbeat topic.
     async fn heard(&mut self, topic: &str, payload: &str) {
         match serde_json::from_str::<Heartbeat>(payload) {
-            Ok(heartbeat) => {
-                if let Some(change) = self.core().peers.heard(&heartbeat) {
-                    self.peer_changed(&heartbeat.service, change).await;
+            Ok(heartbeat) => match self.core().peers.heard(&heartbeat) {
+                Ok(Some(change)) => self.peer_changed(&heartbeat.service, change).await,
+                Ok(None) => {}
+                Err(TableFull) => {
+                    let core = self.core();
+                    core.counters.error();
+                    if core.throttles.bad_input.allow() {
+                        tracing::warn!(
+                            peer = %Untrusted::str(&heartbeat.service),
+                            max = crate::liveness::MAX_PEERS,
+                            "liveness table full of live peers; heartbeat of a new peer ignored"
+                        );
+                    }
                 }
-            }
+            },
             Err(e) => {
                 let core = self.core();
                 core.counters.error();
