@@ -178,6 +178,9 @@ fn spec_fields(attr: &ServiceAttr) -> Vec<TokenStream> {
     if let Some(bytes) = attr.max_subscription_size {
         fields.push(quote!(max_subscription_size: #bytes));
     }
+    if let Some(count) = attr.max_subscriptions {
+        fields.push(quote!(max_subscriptions: #count));
+    }
     if let Some(ms) = attr.zmtp_heartbeat {
         let value = optional_millis(ms);
         fields.push(quote!(zmtp_heartbeat: #value));

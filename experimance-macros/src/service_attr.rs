@@ -25,6 +25,7 @@ pub(crate) const DRAIN_TIMEOUT: &str = "drain_timeout";
 pub(crate) const SEND_QUEUE: &str = "send_queue";
 pub(crate) const SEND_TIMEOUT: &str = "send_timeout";
 pub(crate) const MAX_SUBSCRIPTION_SIZE: &str = "max_subscription_size";
+pub(crate) const MAX_SUBSCRIPTIONS: &str = "max_subscriptions";
 pub(crate) const ZMTP_HEARTBEAT: &str = "zmtp_heartbeat";
 pub(crate) const USERNAME: &str = "username";
 pub(crate) const PASSWORD: &str = "password";
@@ -32,7 +33,7 @@ pub(crate) const ALLOW: &str = "allow";
 pub(crate) const CURVE: &str = "curve";
 pub(crate) const PUBLISHES: &str = "publishes";
 
-const KEYS: [&str; 24] = [
+const KEYS: [&str; 25] = [
     NAME,
     PUB,
     SUB,
@@ -51,6 +52,7 @@ const KEYS: [&str; 24] = [
     SEND_QUEUE,
     SEND_TIMEOUT,
     MAX_SUBSCRIPTION_SIZE,
+    MAX_SUBSCRIPTIONS,
     ZMTP_HEARTBEAT,
     USERNAME,
     PASSWORD,
@@ -84,6 +86,7 @@ pub(crate) struct ServiceAttr {
     pub(crate) send_queue: Option<usize>,
     pub(crate) send_timeout: Option<u64>,
     pub(crate) max_subscription_size: Option<i64>,
+    pub(crate) max_subscriptions: Option<usize>,
     /// `Some(None)` is `zmtp_heartbeat = "off"`.
     pub(crate) zmtp_heartbeat: Option<Option<u64>>,
     pub(crate) username: Option<LitStr>,
@@ -214,19 +217,29 @@ impl ServiceAttr {
                 };
                 set(slot, bytes, repeated)
             }
-            SEND_QUEUE => {
+            SEND_QUEUE | MAX_SUBSCRIPTIONS => {
                 let lit: LitInt = integer(meta)?;
-                let messages = lit
+                let what = if key == SEND_QUEUE {
+                    "messages"
+                } else {
+                    "subscriptions"
+                };
+                let count = lit
                     .base10_parse::<u32>()
                     .ok()
                     .filter(|n| *n >= 1)
                     .ok_or_else(|| {
                         syn::Error::new(
                             lit.span(),
-                            "`send_queue` is a number of messages from 1 to 4294967295",
+                            format!("`{key}` is a number of {what} from 1 to 4294967295"),
                         )
                     })?;
-                set(&mut self.send_queue, messages as usize, repeated)
+                let slot = if key == SEND_QUEUE {
+                    &mut self.send_queue
+                } else {
+                    &mut self.max_subscriptions
+                };
+                set(slot, count as usize, repeated)
             }
             USERNAME | PASSWORD => {
                 let lit = string(meta)?;
@@ -592,12 +605,13 @@ mod tests {
         assert_eq!(attr.max_message_size, Some(1024));
         let (attr, errors) = parse(quote! {
             push = "tcp://*:1", send_queue = 10, send_timeout = "250ms",
-            max_subscription_size = "4KiB",
+            max_subscription_size = "4KiB", max_subscriptions = 50,
         });
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(attr.send_queue, Some(10));
         assert_eq!(attr.send_timeout, Some(250));
         assert_eq!(attr.max_subscription_size, Some(4096));
+        assert_eq!(attr.max_subscriptions, Some(50));
         let (_, errors) = parse(quote!(push = "tcp://*:1", send_queue = 0, max_subscription_size = "0B"));
         assert!(errors[0].contains("`send_queue` is a number"), "{errors:?}");
         assert!(errors[1].contains("`max_subscription_size` must be at least"), "{errors:?}");

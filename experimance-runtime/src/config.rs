@@ -75,6 +75,8 @@ pub struct ServiceConfig {
     pub send_timeout: Option<Duration>,
     /// The largest subscription the PUB socket accepts, in bytes.
     pub max_subscription_size: Option<i64>,
+    /// How many subscriptions the PUB socket's subscribers may hold together.
+    pub max_subscriptions: Option<usize>,
     /// The ZMTP heartbeat period; `"off"` disables ZMTP heartbeats.
     #[serde(default, deserialize_with = "duration_or_off")]
     pub zmtp_heartbeat: Option<Option<Duration>>,
@@ -104,6 +106,7 @@ impl std::fmt::Debug for ServiceConfig {
             .field("send_queue", &self.send_queue)
             .field("send_timeout", &self.send_timeout)
             .field("max_subscription_size", &self.max_subscription_size)
+            .field("max_subscriptions", &self.max_subscriptions)
             .field("zmtp_heartbeat", &self.zmtp_heartbeat)
             .field("hwm", &self.hwm)
             .field("max_message_size", &self.max_message_size)

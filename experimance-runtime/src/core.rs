@@ -17,7 +17,10 @@ use crate::liveness::Peers;
 use crate::outbox::{Outbox, SendQueue};
 use crate::service::ServiceSpec;
 use crate::stats::{Counters, StatsSnapshot};
+use crate::subscribers::Budget;
 use crate::throttle::Throttles;
+use crate::untrusted::Untrusted;
+use crate::monitor::{Connection, Monitor};
 use crate::wire;
 
 /// State and health, published together so waiters see consistent pairs.
@@ -66,6 +69,8 @@ pub(crate) struct Core {
     stop_asked: Mutex<Option<tokio::time::Instant>>,
     /// Rate limits of the warnings a peer can cause.
     pub(crate) throttles: Throttles,
+    /// What the PUB socket's subscribers may make it hold.
+    pub(crate) budget: Mutex<Budget>,
 }
 
 /// A passing trouble that makes a healthy service's health `warning` while it lasts.
@@ -102,6 +107,7 @@ impl Core {
             conditions: AtomicU8::new(0),
             stop_asked: Mutex::new(None),
             throttles: Throttles::new(),
+            budget: Mutex::new(Budget::default()),
         }
     }
 
@@ -215,21 +221,47 @@ impl Core {
 
     /// Reads every (un)subscription queued on the XPUB socket (which makes libzmq process
     /// its pending commands too) and notes what they ask for; drops anything else a peer
-    /// sent upstream.
+    /// sent upstream. Each subscription is charged to the connection that sent it, after the
+    /// connection monitor's news of opened and closed connections.
     pub(crate) async fn take_subscriptions(&self) {
         let mut guard = self.publisher.lock().await;
         let Some(outbox) = guard.as_mut() else {
             return;
         };
+        let mut budget = lock(&self.budget);
+        while let Some(Ok(Some(event))) = outbox.monitor.as_mut().map(Monitor::try_next) {
+            match event {
+                Connection::Opened(fd) => budget.opened(fd),
+                Connection::Lost(fd) => budget.closed(fd),
+                Connection::Up => {}
+            }
+        }
         let mut seen = Subscriptions::default();
         let mut msg = zmq::Message::new();
         while let Ok(true) = outbox.socket.try_recv(&mut msg) {
-            if let Some((1, prefix)) = msg.split_first() {
-                seen.heartbeat |=
-                    !prefix.is_empty() && self.spec.heartbeat_topic.as_bytes().starts_with(prefix);
-                seen.description |= prefix == DESCRIPTION_TOPIC.as_bytes();
+            let Some((1, prefix)) = msg.split_first() else {
+                continue;
+            };
+            seen.heartbeat |=
+                !prefix.is_empty() && self.spec.heartbeat_topic.as_bytes().starts_with(prefix);
+            seen.description |= prefix == DESCRIPTION_TOPIC.as_bytes();
+            let Some(fd) = msg.gets("__fd").and_then(|fd| fd.parse().ok()) else {
+                continue;
+            };
+            let peer = msg.gets("Peer-Address").unwrap_or_default().to_owned();
+            if let Some(evicted) = budget.subscribed(fd, &peer) {
+                self.counters.error();
+                if self.throttles.refused.allow() {
+                    tracing::warn!(
+                        peer = %Untrusted::str(&evicted.peer),
+                        subscriptions = evicted.subscriptions,
+                        max_subscriptions = budget.max(),
+                        "subscriptions over the service's budget; the subscriber holding the most was disconnected"
+                    );
+                }
             }
         }
+        drop(budget);
         let mut all = lock(&self.seen);
         all.heartbeat |= seen.heartbeat;
         all.description |= seen.description;

@@ -27,6 +27,7 @@ mod service;
 mod settings;
 mod socket;
 mod stats;
+mod subscribers;
 mod throttle;
 mod untrusted;
 pub mod testing;

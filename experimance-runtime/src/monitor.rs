@@ -1,22 +1,34 @@
-//! Watching a connecting socket's connection, so the service can mend what libzmq leaves
-//! broken.
+//! Watching a socket's connections through a libzmq socket monitor.
 //!
 //! libzmq reconnects a connection that fails, but not one it dropped for a protocol error,
 //! such as a peer sending a frame over `max_message_size`: the socket would then stay deaf
-//! for good. So a connecting SUB or PULL is watched through a libzmq socket monitor, and
-//! every lost connection is connected again by the service itself.
+//! for good. So a connecting SUB or PULL is watched, and every lost connection is connected
+//! again by the service itself. The PUB socket is watched too, to know which connections
+//! are open when it budgets its subscribers' subscriptions.
 
+use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::socket::AsyncSocket;
 
-/// What the monitor reports about the watched socket's connection.
+/// What happened to one connection of the watched socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Connection {
-    /// An established connection was lost.
-    Lost,
+    /// A connection was accepted or made (its descriptor).
+    Opened(RawFd),
     /// A connection completed its handshake.
     Up,
+    /// An established connection was lost (its descriptor).
+    Lost(RawFd),
+}
+
+/// Which events a monitor reports.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Watch {
+    /// Lost connections and completed handshakes: to mend a connecting socket.
+    Mending,
+    /// Opened and lost connections: to know a bound socket's peers.
+    Peers,
 }
 
 /// The receiving end of a libzmq socket monitor.
@@ -25,18 +37,22 @@ pub(crate) struct Monitor {
 }
 
 impl Monitor {
-    /// Starts monitoring `watched`'s connections (lost ones and completed handshakes).
+    /// Starts monitoring `watched`'s connections for `watch`.
     pub(crate) fn attach(
         context: &zmq::Context,
         watched: &zmq::Socket,
+        watch: Watch,
     ) -> Result<Monitor, zmq::Error> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let endpoint = format!(
             "inproc://experimance.monitor.{}",
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        let events = zmq::SocketEvent::DISCONNECTED as i32
-            | zmq::SocketEvent::HANDSHAKE_SUCCEEDED as i32;
+        use zmq::SocketEvent as E;
+        let events = match watch {
+            Watch::Mending => E::DISCONNECTED as i32 | E::HANDSHAKE_SUCCEEDED as i32,
+            Watch::Peers => E::ACCEPTED as i32 | E::CONNECTED as i32 | E::DISCONNECTED as i32,
+        };
         watched.monitor(&endpoint, events)?;
         let socket = context.socket(zmq::PAIR)?;
         socket.set_linger(0)?;
@@ -46,20 +62,47 @@ impl Monitor {
         })
     }
 
-    /// The next connection event; other events are skipped.
+    /// A second registration of the monitor socket's descriptor, for a task that must learn
+    /// of events without holding the monitor (`None` if it cannot be made).
+    pub(crate) fn readiness(&self) -> Option<std::io::Result<crate::socket::Readiness>> {
+        self.socket.readiness()
+    }
+
+    /// The next connection event, waiting for it.
     pub(crate) async fn next(&mut self) -> Result<Connection, zmq::Error> {
         loop {
-            let parts = self.socket.recv_multipart().await?;
-            let Some(event) = parts.first().and_then(|p| p.get(..2)) else {
-                continue;
+            if let Some(event) = self.try_next()? {
+                return Ok(event);
+            }
+            self.socket.ready(zmq::POLLIN).await?;
+        }
+    }
+
+    /// The next connection event if one is queued.
+    pub(crate) fn try_next(&mut self) -> Result<Option<Connection>, zmq::Error> {
+        let mut frame = zmq::Message::new();
+        loop {
+            if !self.socket.try_recv(&mut frame)? {
+                return Ok(None);
+            }
+            // Two frames: the event (u16) and its value (u32), then the endpoint.
+            let head: &[u8] = &frame;
+            let event = head.get(..6).map(|h| {
+                let kind = u16::from_ne_bytes([h[0], h[1]]);
+                let value = u32::from_ne_bytes([h[2], h[3], h[4], h[5]]);
+                (kind, value as RawFd)
+            });
+            while frame.get_more() && self.socket.try_recv(&mut frame)? {}
+            use zmq::SocketEvent as E;
+            let connection = match event {
+                Some((k, fd)) if k == E::ACCEPTED as u16 || k == E::CONNECTED as u16 => {
+                    Connection::Opened(fd)
+                }
+                Some((k, _)) if k == E::HANDSHAKE_SUCCEEDED as u16 => Connection::Up,
+                Some((k, fd)) if k == E::DISCONNECTED as u16 => Connection::Lost(fd),
+                _ => continue,
             };
-            let event = u16::from_ne_bytes([event[0], event[1]]);
-            if event == zmq::SocketEvent::DISCONNECTED as u16 {
-                return Ok(Connection::Lost);
-            }
-            if event == zmq::SocketEvent::HANDSHAKE_SUCCEEDED as u16 {
-                return Ok(Connection::Up);
-            }
+            return Ok(Some(connection));
         }
     }
 }

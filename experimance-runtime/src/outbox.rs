@@ -18,19 +18,23 @@ use tokio_util::sync::CancellationToken;
 use crate::address::Role;
 use crate::core::{lock, Condition, Core};
 use crate::error::Error;
+use crate::monitor::Monitor;
 use crate::socket::{AsyncSocket, Readiness};
 
-/// A sending socket with its reusable encode buffer.
+/// A sending socket with its reusable encode buffer (and, for PUB, the monitor of its
+/// connections).
 pub(crate) struct Outbox {
     pub(crate) socket: AsyncSocket,
     pub(crate) buf: Vec<u8>,
+    pub(crate) monitor: Option<Monitor>,
 }
 
 impl Outbox {
-    pub(crate) fn new(socket: AsyncSocket) -> Outbox {
+    pub(crate) fn new(socket: AsyncSocket, monitor: Option<Monitor>) -> Outbox {
         Outbox {
             socket,
             buf: Vec::with_capacity(256),
+            monitor,
         }
     }
 
@@ -195,20 +199,31 @@ pub(crate) async fn flush_pushes(core: Arc<Core>, stop: CancellationToken) {
 }
 
 /// Keeps the PUB socket's libzmq state current between publishes, until `stop`: whenever
-/// the socket signals, reads the (un)subscriptions peers sent, which also makes libzmq
-/// process its pending commands (connections that closed are then freed, not only at the
-/// next publish), and drops anything else a peer sent upstream.
-pub(crate) async fn read_subscriptions(core: Arc<Core>, readiness: Readiness, stop: CancellationToken) {
+/// the socket or its connection monitor signals, reads the (un)subscriptions peers sent,
+/// which also makes libzmq process its pending commands (connections that closed are then
+/// freed, not only at the next publish), and drops anything else a peer sent upstream.
+pub(crate) async fn read_subscriptions(
+    core: Arc<Core>,
+    socket: Readiness,
+    monitor: Option<Readiness>,
+    stop: CancellationToken,
+) {
+    async fn changed(readiness: Option<&Readiness>) -> std::io::Result<()> {
+        match readiness {
+            Some(readiness) => readiness.changed().await,
+            None => std::future::pending().await,
+        }
+    }
     loop {
         core.take_subscriptions().await;
-        tokio::select! {
+        let changed = tokio::select! {
             _ = stop.cancelled() => return,
-            changed = readiness.changed() => {
-                if let Err(e) = changed {
-                    tracing::warn!(error = %e, "cannot watch the PUB socket; subscriptions are read at each heartbeat only");
-                    return;
-                }
-            }
+            changed = socket.changed() => changed,
+            changed = changed(monitor.as_ref()) => changed,
+        };
+        if let Err(e) = changed {
+            tracing::warn!(error = %e, "cannot watch the PUB socket; subscriptions are read at each heartbeat only");
+            return;
         }
     }
 }

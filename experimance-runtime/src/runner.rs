@@ -9,10 +9,10 @@ use tokio::time::{Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::address::{Endpoint, Role};
+use crate::address::{Direction, Endpoint, Role};
 use crate::context::Context;
 use crate::core::{lock, Condition, Core};
-use crate::monitor::{Connection, Monitor};
+use crate::monitor::{Connection, Monitor, Watch};
 use crate::outbox::{self, Outbox};
 use crate::description::ServiceDescription;
 use crate::dispatch::{CatchUnwind, DispatchResult, Handled};
@@ -124,6 +124,13 @@ impl<S: Service> Runner<S> {
     /// `max_subscription_size` key.
     pub fn with_max_subscription_size(mut self, bytes: i64) -> Self {
         self.overrides.max_subscription_size = Some(bytes);
+        self
+    }
+
+    /// Sets how many subscriptions the PUB socket's subscribers may hold together, over the
+    /// `max_subscriptions` key.
+    pub fn with_max_subscriptions(mut self, subscriptions: usize) -> Self {
+        self.overrides.max_subscriptions = Some(subscriptions);
         self
     }
 
@@ -501,11 +508,17 @@ impl<S: Service> Runner<S> {
                 &opened.settings.sockets[role.index()],
                 &topics,
             );
-            let watched = matches!(role, Role::Sub | Role::Pull)
-                && endpoint.direction == crate::address::Direction::Connect;
+            let watch = match role {
+                Role::Pub => Some(Watch::Peers),
+                Role::Sub | Role::Pull if endpoint.direction == Direction::Connect => {
+                    Some(Watch::Mending)
+                }
+                _ => None,
+            };
             let socket = socket.and_then(|socket| {
-                if let (true, Some(zmq)) = (watched, socket.zmq()) {
-                    opened.monitors[role.index()] = Some(Monitor::attach(&opened.context, zmq)?);
+                if let (Some(watch), Some(zmq)) = (watch, socket.zmq()) {
+                    let monitor = Monitor::attach(&opened.context, zmq, watch)?;
+                    opened.monitors[role.index()] = Some(monitor);
                 }
                 Ok(socket)
             });
@@ -816,7 +829,7 @@ impl<S: Service> Serve<S> {
         };
         let endpoint = socket.map(AsyncSocket::endpoint).unwrap_or_default();
         match event {
-            Ok(Connection::Lost) => {
+            Ok(Connection::Lost(_)) => {
                 self.lost[index] = true;
                 core.counters.reconnect();
                 core.set_condition(Condition::Disconnected, true);
@@ -828,6 +841,7 @@ impl<S: Service> Serve<S> {
                     tracing::warn!(socket = %role, endpoint, error = %e, "cannot connect again");
                 }
             }
+            Ok(Connection::Opened(_)) => {}
             Ok(Connection::Up) => {
                 if std::mem::take(&mut self.lost[index]) {
                     tracing::info!(socket = %role, endpoint, "connected again");
@@ -984,23 +998,31 @@ impl Pumps {
         let stop = CancellationToken::new();
         let mut tasks = Vec::new();
         if let Some(socket) = opened.take(Role::Pub) {
+            let monitor = opened.monitors[Role::Pub.index()].take();
+            lock(&core.budget).reset(opened.settings.max_subscriptions);
             let readiness = socket.readiness();
-            *core.publisher.lock().await = Some(Outbox::new(socket));
-            match readiness {
-                Some(Ok(readiness)) => {
-                    let pump = outbox::read_subscriptions(Arc::clone(core), readiness, stop.clone());
+            let monitor_readiness = monitor.as_ref().and_then(Monitor::readiness);
+            *core.publisher.lock().await = Some(Outbox::new(socket, monitor));
+            match (readiness, monitor_readiness.transpose()) {
+                (Some(Ok(socket)), Ok(monitor)) => {
+                    let pump = outbox::read_subscriptions(
+                        Arc::clone(core),
+                        socket,
+                        monitor,
+                        stop.clone(),
+                    );
                     tasks.push(tokio::spawn(pump.instrument(span.clone())));
                 }
-                Some(Err(e)) => {
+                (Some(Err(e)), _) | (_, Err(e)) => {
                     tracing::warn!(parent: span, error = %e, "cannot watch the PUB socket; subscriptions are read at each heartbeat only");
                 }
-                None => {}
+                (None, _) => {}
             }
         }
         if let Some(socket) = opened.take(Role::Push) {
             let settings = &opened.settings;
             core.send_queue.open(settings.send_queue, settings.send_timeout);
-            *core.pusher.lock().await = Some(Outbox::new(socket));
+            *core.pusher.lock().await = Some(Outbox::new(socket, None));
             let pump = outbox::flush_pushes(Arc::clone(core), stop.clone());
             tasks.push(tokio::spawn(pump.instrument(span.clone())));
         }

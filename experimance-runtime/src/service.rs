@@ -41,9 +41,13 @@ pub struct ServiceSpec {
     /// `SendTimeout` (`send_timeout` key; default 5 s).
     pub send_timeout: Duration,
     /// The largest (un)subscription the PUB socket accepts from a subscriber
-    /// (`max_subscription_size` key; default 1 KiB); a subscriber that sends a larger one is
-    /// disconnected.
+    /// (`max_subscription_size` key; default 256 bytes); a subscriber that sends a larger one
+    /// is disconnected.
     pub max_subscription_size: i64,
+    /// How many subscriptions the PUB socket's subscribers may hold together
+    /// (`max_subscriptions` key; default 10,000); past it, the subscriber holding the most is
+    /// disconnected.
+    pub max_subscriptions: usize,
     /// The ZMTP heartbeat period of PUB and SUB sockets (`zmtp_heartbeat` key; default 5 s,
     /// like the service heartbeat; `None` when `"off"`): a TCP peer silent for three periods
     /// is disconnected, so dead peers are noticed. (Each period costs every connection a
@@ -103,7 +107,8 @@ impl ServiceSpec {
         drain_timeout: Duration::from_secs(5),
         send_queue: 1000,
         send_timeout: Duration::from_secs(5),
-        max_subscription_size: 1024,
+        max_subscription_size: 256,
+        max_subscriptions: 10_000,
         zmtp_heartbeat: Some(Duration::from_secs(5)),
         watch: &[],
         publishes: &[],

@@ -22,6 +22,7 @@ pub(crate) struct Overrides {
     pub(crate) send_queue: Option<usize>,
     pub(crate) send_timeout: Option<Duration>,
     pub(crate) max_subscription_size: Option<i64>,
+    pub(crate) max_subscriptions: Option<usize>,
     pub(crate) zmtp_heartbeat: Option<Option<Duration>>,
     pub(crate) plain: Option<Option<(String, String)>>,
     pub(crate) allow: Option<Vec<String>>,
@@ -38,6 +39,7 @@ pub(crate) struct Settings {
     pub(crate) drain_timeout: Duration,
     pub(crate) send_queue: usize,
     pub(crate) send_timeout: Duration,
+    pub(crate) max_subscriptions: usize,
     pub(crate) heartbeat_interval: Duration,
     pub(crate) stats_interval: Option<Duration>,
     pub(crate) peer_interval: Duration,
@@ -136,6 +138,14 @@ impl Overrides {
             .or(file.and_then(|f| f.max_subscription_size))
             .unwrap_or(spec.max_subscription_size),
         };
+        let max_subscriptions = match self.max_subscriptions {
+            Some(n) => n,
+            None => env_parsed(name, "MAX_SUBSCRIPTIONS", |t| {
+                t.parse::<usize>().map_err(|e| e.to_string())
+            })?
+            .or(file.and_then(|f| f.max_subscriptions))
+            .unwrap_or(spec.max_subscriptions),
+        };
         let zmtp_heartbeat = self
             .zmtp_heartbeat
             .or(file.and_then(|f| f.zmtp_heartbeat))
@@ -158,6 +168,7 @@ impl Overrides {
             drain_timeout,
             send_queue,
             send_timeout,
+            max_subscriptions,
             heartbeat_interval: pick(
                 None,
                 file.and_then(|f| f.heartbeat_interval),

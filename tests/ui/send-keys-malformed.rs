@@ -5,7 +5,8 @@ use experimance::{handlers, service};
     pub = "tcp://*:5556",
     send_queue = 0,
     send_timeout = "5 sec",
-    max_subscription_size = "lots"
+    max_subscription_size = "lots",
+    max_subscriptions = -1
 )]
 struct Controller;
 

@@ -1,0 +1,141 @@
+//! What the subscribers of a PUB socket may make it hold.
+//!
+//! libzmq keeps every subscription a subscriber sends, for as long as its connection lives,
+//! in memory that grows with each one. A subscription's size is bounded by libzmq itself
+//! (`max_subscription_size`, enforced while reading); their number is bounded here: the
+//! service counts the subscriptions of each connection (libzmq tells which connection sent
+//! one), and when the service's total passes `max_subscriptions`, it disconnects the
+//! connection that sent the most. Closing a connection frees what libzmq kept for it.
+//! Unsubscribing gives nothing back: a peer cannot subscribe, unsubscribe from something else
+//! and stay under the budget while libzmq's memory grows.
+
+use std::collections::HashMap;
+use std::os::fd::RawFd;
+
+/// The subscription budget of one PUB socket.
+#[derive(Debug, Default)]
+pub(crate) struct Budget {
+    max: usize,
+    total: usize,
+    connections: HashMap<RawFd, Holder>,
+}
+
+#[derive(Debug, Default)]
+struct Holder {
+    subscriptions: usize,
+    /// The peer's address, as libzmq gives it, for logs.
+    peer: String,
+}
+
+/// A connection that went over the budget and was disconnected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Evicted {
+    pub(crate) peer: String,
+    pub(crate) subscriptions: usize,
+}
+
+impl Budget {
+    /// Starts a run with at most `max` subscriptions held.
+    pub(crate) fn reset(&mut self, max: usize) {
+        *self = Budget {
+            max,
+            ..Budget::default()
+        };
+    }
+
+    /// The budget: how many subscriptions the connections may hold together.
+    pub(crate) fn max(&self) -> usize {
+        self.max
+    }
+
+    /// A connection was opened on `fd`: whatever an earlier one on that descriptor held is gone.
+    pub(crate) fn opened(&mut self, fd: RawFd) {
+        self.closed(fd);
+        self.connections.insert(fd, Holder::default());
+    }
+
+    /// The connection on `fd` closed; libzmq freed its subscriptions.
+    pub(crate) fn closed(&mut self, fd: RawFd) {
+        if let Some(holder) = self.connections.remove(&fd) {
+            self.total -= holder.subscriptions;
+        }
+    }
+
+    /// The connection on `fd` (from `peer`) subscribed. If the total is then over the
+    /// budget, the connection holding the most is disconnected and returned.
+    pub(crate) fn subscribed(&mut self, fd: RawFd, peer: &str) -> Option<Evicted> {
+        let holder = self.connections.entry(fd).or_default();
+        if holder.peer.is_empty() {
+            holder.peer = peer.to_owned();
+        }
+        holder.subscriptions += 1;
+        self.total += 1;
+        if self.total <= self.max {
+            return None;
+        }
+        let (&fd, _) = self
+            .connections
+            .iter()
+            .max_by_key(|(_, holder)| holder.subscriptions)?;
+        let holder = self.connections.remove(&fd)?;
+        self.total -= holder.subscriptions;
+        disconnect(fd, &holder.peer);
+        Some(Evicted {
+            peer: holder.peer,
+            subscriptions: holder.subscriptions,
+        })
+    }
+}
+
+/// Shuts the connection on `fd` down, if `fd` is still a socket connected to `peer`; libzmq
+/// then sees it close and frees everything it held for it.
+fn disconnect(fd: RawFd, peer: &str) {
+    // SAFETY: `getpeername` writes at most `len` bytes of address into the storage that
+    // `try_init` provides. Any descriptor number may be passed: libzmq's may have been
+    // closed (the call then fails) or reused (the peer check below then fails) meanwhile.
+    let address = unsafe {
+        socket2::SockAddr::try_init(|storage, len| {
+            match libc::getpeername(fd, storage.cast(), len) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        })
+    };
+    let same_peer = match address {
+        Ok(((), address)) => match address.as_socket() {
+            Some(address) => address.ip().to_string() == peer,
+            // A local (ipc) connection, whose libzmq address is the peer's credentials.
+            None => address.is_unix(),
+        },
+        Err(_) => false,
+    };
+    if same_peer {
+        // SAFETY: a plain system call on a descriptor number; it touches no memory.
+        unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_biggest_holder_goes_when_the_total_passes_the_budget() {
+        let mut budget = Budget::default();
+        budget.reset(5);
+        // Descriptors that are not open: the eviction is bookkeeping only here.
+        let (a, b) = (RawFd::MAX - 1, RawFd::MAX - 2);
+        budget.opened(a);
+        budget.opened(b);
+        assert_eq!(budget.subscribed(a, "10.0.0.1"), None);
+        for _ in 0..4 {
+            assert_eq!(budget.subscribed(b, "10.0.0.2"), None);
+        }
+        let evicted = budget.subscribed(a, "10.0.0.1").expect("over budget");
+        assert_eq!(evicted.peer, "10.0.0.2");
+        assert_eq!(evicted.subscriptions, 4);
+        assert_eq!(budget.total, 2);
+        budget.opened(a);
+        assert_eq!(budget.total, 0, "a new connection on a descriptor starts afresh");
+    }
+}
