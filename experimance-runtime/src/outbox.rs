@@ -49,6 +49,9 @@ impl Outbox {
 #[derive(Default)]
 pub(crate) struct SendQueue {
     frames: Mutex<VecDeque<Vec<u8>>>,
+    /// How many frames there are, readable without the lock (the send path looks at it for
+    /// every push).
+    len: AtomicUsize,
     capacity: AtomicUsize,
     /// How long a sender waits for room before [`Error::SendTimeout`], in milliseconds.
     timeout_ms: AtomicUsize,
@@ -67,6 +70,7 @@ impl SendQueue {
     pub(crate) fn open(&self, capacity: usize, timeout: Duration) {
         let mut frames = lock(&self.frames);
         frames.clear();
+        self.len.store(0, Ordering::Release);
         self.capacity.store(capacity.max(1), Ordering::Relaxed);
         let ms = usize::try_from(timeout.as_millis()).unwrap_or(usize::MAX);
         self.timeout_ms.store(ms, Ordering::Relaxed);
@@ -75,7 +79,7 @@ impl SendQueue {
 
     /// Whether nothing waits: a new frame may then go straight to the socket.
     pub(crate) fn is_empty(&self) -> bool {
-        lock(&self.frames).is_empty()
+        self.len.load(Ordering::Acquire) == 0
     }
 
     /// How long a sender waits for room by default.
@@ -106,6 +110,7 @@ impl SendQueue {
                 }
                 if frames.len() < self.capacity.load(Ordering::Relaxed) {
                     frames.extend(frame.take());
+                    self.len.store(frames.len(), Ordering::Release);
                     drop(frames);
                     self.queued.notify_one();
                     return Ok(());
@@ -124,7 +129,10 @@ impl SendQueue {
     }
 
     fn pop(&self) -> Option<Vec<u8>> {
-        let frame = lock(&self.frames).pop_front();
+        let mut frames = lock(&self.frames);
+        let frame = frames.pop_front();
+        self.len.store(frames.len(), Ordering::Release);
+        drop(frames);
         if frame.is_some() {
             self.room.notify_waiters();
         }
@@ -133,7 +141,9 @@ impl SendQueue {
 
     /// Puts back a frame the pump took but could not send before it was stopped.
     fn unpop(&self, frame: Vec<u8>) {
-        lock(&self.frames).push_front(frame);
+        let mut frames = lock(&self.frames);
+        frames.push_front(frame);
+        self.len.store(frames.len(), Ordering::Release);
     }
 
     /// Waits until the queue is empty or `deadline`; returns whether it is empty.
@@ -157,6 +167,7 @@ impl SendQueue {
         self.open.store(false, Ordering::Release);
         let left = frames.len();
         frames.clear();
+        self.len.store(0, Ordering::Release);
         self.room.notify_waiters();
         left
     }

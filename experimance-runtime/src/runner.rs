@@ -314,7 +314,7 @@ impl<S: Service> Runner<S> {
             sub: opened.take(Role::Sub),
             pull: opened.take(Role::Pull),
             monitors: [Role::Sub, Role::Pull].map(|r| opened.monitors[r.index()].take()),
-            lost: [false; 2],
+            mending: Default::default(),
             cancel,
             drain_timeout: opened.settings.drain_timeout,
             peer_interval: opened.settings.peer_interval,
@@ -636,8 +636,8 @@ struct Serve<S: Service> {
     pull: Option<AsyncSocket>,
     /// The connection monitors of `sub` and `pull`, when they connect.
     monitors: [Option<Monitor>; 2],
-    /// Whether `sub` and `pull` lost their connection and are connecting again.
-    lost: [bool; 2],
+    /// The mending of `sub`'s and `pull`'s connections.
+    mending: [Mending; 2],
     cancel: CancellationToken,
     drain_timeout: Duration,
     peer_interval: Duration,
@@ -722,6 +722,7 @@ impl<S: Service> Serve<S> {
         let mut msg = zmq::Message::new();
         // The receive loop ends on a stop request (`None`) or a socket failure.
         let failure: Option<(Role, zmq::Error)> = loop {
+            let reconnect_at = self.mending.iter().filter_map(|m| m.due).min();
             let step = tokio::select! {
                 _ = self.cancel.cancelled() => break None,
                 ready = readable(self.sub.as_mut()) => {
@@ -732,6 +733,10 @@ impl<S: Service> Serve<S> {
                 }
                 (role, event) = connection(&mut self.monitors) => {
                     self.connection_changed(role, event);
+                    Ok(0)
+                }
+                _ = sleep_until(reconnect_at), if reconnect_at.is_some() => {
+                    self.reconnect_due();
                     Ok(0)
                 }
                 index = next_tick(&mut timers), if !timers.is_empty() => {
@@ -819,34 +824,41 @@ impl<S: Service> Serve<S> {
 
     /// Mends a lost connection of the connecting `role` socket: connects it again (libzmq
     /// would not, after a protocol error such as an oversize frame), counts it in
-    /// `reconnects`, and keeps health at `warning` until the new connection is up.
+    /// `reconnects`, and keeps health at `warning` until the new connection is up. The first
+    /// loss after a connection that was up is mended at once; further ones before a
+    /// connection comes up again (a peer that refuses us) wait 100 ms, 200 ms, … up to 5 s.
     fn connection_changed(&mut self, role: Role, event: Result<Connection, zmq::Error>) {
         let core = self.core();
         let index = usize::from(role == Role::Pull);
-        let socket = match role {
-            Role::Sub => self.sub.as_ref(),
-            _ => self.pull.as_ref(),
-        };
-        let endpoint = socket.map(AsyncSocket::endpoint).unwrap_or_default();
+        let endpoint = self
+            .receiver(role)
+            .map(|s| s.endpoint().to_owned())
+            .unwrap_or_default();
+        let endpoint = endpoint.as_str();
+        let mending = &mut self.mending[index];
         match event {
             Ok(Connection::Lost(_)) => {
-                self.lost[index] = true;
+                mending.losses += 1;
                 core.counters.reconnect();
                 core.set_condition(Condition::Disconnected, true);
+                let delay = reconnect_delay(mending.losses);
                 if core.throttles.connection.allow() {
-                    tracing::warn!(socket = %role, endpoint, "connection lost; connecting again");
+                    tracing::warn!(socket = %role, endpoint, ?delay, "connection lost; connecting again");
                 }
-                if let Some(Err(e)) = socket.map(AsyncSocket::reconnect) {
-                    core.counters.error();
-                    tracing::warn!(socket = %role, endpoint, error = %e, "cannot connect again");
+                if delay.is_zero() {
+                    self.reconnect(role);
+                } else {
+                    mending.due = Some(tokio::time::Instant::now() + delay);
                 }
             }
             Ok(Connection::Opened(_)) => {}
             Ok(Connection::Up) => {
-                if std::mem::take(&mut self.lost[index]) {
+                let was_lost = mending.losses > 0;
+                *mending = Mending::default();
+                if was_lost {
                     tracing::info!(socket = %role, endpoint, "connected again");
                 }
-                if !self.lost.contains(&true) {
+                if self.mending.iter().all(|m| m.losses == 0) {
                     core.set_condition(Condition::Disconnected, false);
                 }
             }
@@ -854,6 +866,35 @@ impl<S: Service> Serve<S> {
                 self.monitors[index] = None;
                 tracing::warn!(socket = %role, endpoint, error = %e, "cannot watch the connection any more; a dropped connection may stay dropped");
             }
+        }
+    }
+
+    /// Connects again the receiving sockets whose reconnection is due.
+    fn reconnect_due(&mut self) {
+        let now = tokio::time::Instant::now();
+        for (index, role) in [Role::Sub, Role::Pull].into_iter().enumerate() {
+            if self.mending[index].due.is_some_and(|due| due <= now) {
+                self.mending[index].due = None;
+                self.reconnect(role);
+            }
+        }
+    }
+
+    fn reconnect(&self, role: Role) {
+        let Some(socket) = self.receiver(role) else {
+            return;
+        };
+        if let Err(e) = socket.reconnect() {
+            let core = self.ctx.core();
+            core.counters.error();
+            tracing::warn!(socket = %role, endpoint = socket.endpoint(), error = %e, "cannot connect again");
+        }
+    }
+
+    fn receiver(&self, role: Role) -> Option<&AsyncSocket> {
+        match role {
+            Role::Sub => self.sub.as_ref(),
+            _ => self.pull.as_ref(),
         }
     }
 
@@ -1057,6 +1098,33 @@ fn report(core: &Core, what: &str, payload: Option<&str>, result: Result<Dispatc
         .map(|p| wire::preview(p.as_bytes()))
         .unwrap_or_default();
     tracing::warn!(topic = %Untrusted::str(what), error = %Untrusted::str(&error), %preview, "message not handled");
+}
+
+/// The mending of one connecting socket's connection.
+#[derive(Debug, Default, Clone, Copy)]
+struct Mending {
+    /// Connections lost since the last one that came up (0 while connected).
+    losses: u32,
+    /// When to connect again, while waiting to.
+    due: Option<tokio::time::Instant>,
+}
+
+/// How long to wait before connecting again after the `losses`-th loss in a row: not at all
+/// after the first, then 100 ms, doubling, at most 5 s.
+fn reconnect_delay(losses: u32) -> Duration {
+    match losses {
+        0 | 1 => Duration::ZERO,
+        n => Duration::from_millis(100)
+            .saturating_mul(1 << (n - 2).min(16))
+            .min(Duration::from_secs(5)),
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => pending().await,
+    }
 }
 
 /// The next event of either connection monitor (of SUB, then PULL).
