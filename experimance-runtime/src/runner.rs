@@ -349,9 +349,13 @@ impl<S: Service> Runner<S> {
                 opened.close(&core, linger).await;
                 *lock(&slot) = Some(service);
                 core.counters.mark_stopped();
-                core.set_state(State::Stopped);
+                // Logged before the state says `stopped`, so whoever waits for that (a `main`
+                // about to return) finds the final lines written.
                 core.throttles.flush();
-                tracing::info!(target: "experimance::stats", "final: {}", core.stats());
+                let mut stats = core.stats();
+                stats.state = State::Stopped;
+                tracing::info!(target: "experimance::stats", "final: {stats}");
+                core.set_state(State::Stopped);
             }
             .instrument(span),
         );
