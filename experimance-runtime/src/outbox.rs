@@ -45,12 +45,26 @@ impl Outbox {
     }
 }
 
+/// The frames of a [`SendQueue`]: those waiting, oldest first, and whether the pump has taken
+/// one that libzmq has not taken yet (it still counts against the capacity).
+#[derive(Default)]
+struct Frames {
+    waiting: VecDeque<Vec<u8>>,
+    in_hand: bool,
+}
+
+impl Frames {
+    fn len(&self) -> usize {
+        self.waiting.len() + usize::from(self.in_hand)
+    }
+}
+
 /// Encoded PUSH frames waiting for a puller, oldest first, bounded by `send_queue`.
 #[derive(Default)]
 pub(crate) struct SendQueue {
-    frames: Mutex<VecDeque<Vec<u8>>>,
-    /// How many frames there are, readable without the lock (the send path looks at it for
-    /// every push).
+    frames: Mutex<Frames>,
+    /// How many frames there are (the one the pump has in hand included), readable without
+    /// the lock: the send path looks at it for every push.
     len: AtomicUsize,
     capacity: AtomicUsize,
     /// How long a sender waits for room before [`Error::SendTimeout`], in milliseconds.
@@ -68,8 +82,7 @@ pub(crate) struct SendQueue {
 impl SendQueue {
     /// Opens the queue for a run.
     pub(crate) fn open(&self, capacity: usize, timeout: Duration) {
-        let mut frames = lock(&self.frames);
-        frames.clear();
+        *lock(&self.frames) = Frames::default();
         self.len.store(0, Ordering::Release);
         self.capacity.store(capacity.max(1), Ordering::Relaxed);
         let ms = usize::try_from(timeout.as_millis()).unwrap_or(usize::MAX);
@@ -109,7 +122,7 @@ impl SendQueue {
                     });
                 }
                 if frames.len() < self.capacity.load(Ordering::Relaxed) {
-                    frames.extend(frame.take());
+                    frames.waiting.extend(frame.take());
                     self.len.store(frames.len(), Ordering::Release);
                     drop(frames);
                     self.queued.notify_one();
@@ -128,21 +141,29 @@ impl SendQueue {
         }
     }
 
+    /// Takes the oldest frame to hand to libzmq; it keeps its place in the capacity until
+    /// [`SendQueue::sent`] or [`SendQueue::unpop`].
     fn pop(&self) -> Option<Vec<u8>> {
         let mut frames = lock(&self.frames);
-        let frame = frames.pop_front();
-        self.len.store(frames.len(), Ordering::Release);
-        drop(frames);
-        if frame.is_some() {
-            self.room.notify_waiters();
-        }
+        let frame = frames.waiting.pop_front();
+        frames.in_hand = frame.is_some();
         frame
     }
 
-    /// Puts back a frame the pump took but could not send before it was stopped.
+    /// libzmq took the frame in hand: its place is free.
+    fn sent(&self) {
+        let mut frames = lock(&self.frames);
+        frames.in_hand = false;
+        self.len.store(frames.len(), Ordering::Release);
+        drop(frames);
+        self.room.notify_waiters();
+    }
+
+    /// Puts back the frame in hand, which the pump could not send before it was stopped.
     fn unpop(&self, frame: Vec<u8>) {
         let mut frames = lock(&self.frames);
-        frames.push_front(frame);
+        frames.in_hand = false;
+        frames.waiting.push_front(frame);
         self.len.store(frames.len(), Ordering::Release);
     }
 
@@ -166,7 +187,7 @@ impl SendQueue {
         let mut frames = lock(&self.frames);
         self.open.store(false, Ordering::Release);
         let left = frames.len();
-        frames.clear();
+        *frames = Frames::default();
         self.len.store(0, Ordering::Release);
         self.room.notify_waiters();
         left
@@ -195,6 +216,7 @@ pub(crate) async fn flush_pushes(core: Arc<Core>, stop: CancellationToken) {
                 }
                 sent = outbox.socket.send(&frame) => sent,
             };
+            queue.sent();
             match sent {
                 Ok(()) => core.counters.sent(),
                 Err(e) => {
