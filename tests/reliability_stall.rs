@@ -12,13 +12,12 @@ mod reliability_support;
 
 use std::collections::BTreeSet;
 use std::os::unix::process::ExitStatusExt;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use experimance::{handlers, service, Context, Error, Role, Runner, State, Status};
 use reliability_support::{
-    child, child_arg, child_mode, child_stdin, free_tcp_address, next, say, until, Kid, Raw,
-    ANY_PORT, ARG_ENV, CHILD_ENV, SAFETY,
+    child_arg, child_mode, child_stdin, field, free_tcp_address, log_to_stdout, next, say,
+    spawn_logging_child, until, Raw, ANY_PORT, SAFETY,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -421,32 +420,6 @@ impl UnheardPusher {
     }
 }
 
-/// In a child: sends the runtime's log lines (stderr) to stdout, where the parent reads
-/// them, and installs the runtime's own subscriber (`RUST_LOG` and `NO_COLOR` come from
-/// [`spawn_logging_child`]).
-fn log_to_stdout() {
-    // SAFETY: dup2 on the process's own standard descriptors, before anything logs.
-    let duplicated = unsafe { libc::dup2(1, 2) };
-    assert_eq!(duplicated, 2, "dup2(stdout, stderr)");
-    experimance::init_logging();
-}
-
-/// Like `reliability_support::spawn_child`, with the child's log lines at `info`, without
-/// colours.
-fn spawn_logging_child(test: &str, mode: &str, args: &[(&str, &str)]) -> Kid {
-    let no_prefix: &[&str] = &[];
-    let mut command = child::command(no_prefix, test);
-    command
-        .env(CHILD_ENV, mode)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped());
-    for (name, value) in args {
-        command.env(format!("{ARG_ENV}_{name}"), value);
-    }
-    Kid::start(command, mode)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn child_unheard_pusher() {
     if child_mode().as_deref() != Some("unheard_pusher") {
@@ -459,12 +432,6 @@ async fn child_unheard_pusher() {
     let result = runner.run().await;
     say(format_args!("RUN RETURNED {result:?}"));
     result.expect("run");
-}
-
-/// The `name=value` field of a log or stats line, as a number.
-fn field(line: &str, name: &str) -> Option<u64> {
-    line.split_whitespace()
-        .find_map(|word| word.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
 }
 
 /// A process whose PUSH connects to an address where no puller ever listens pushes 3 tasks

@@ -11,14 +11,14 @@
 mod reliability_support;
 
 use std::os::unix::process::ExitStatusExt;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use experimance::{handlers, service, Context, Error, Role, Runner, Service, Status};
 use reliability_support::{
-    child, child_arg, child_mode, child_stdin, say, Kid, Raw, ANY_PORT, ARG_ENV, CHILD_ENV, SAFETY,
+    child_arg, child_mode, child_stdin, field, log_to_stdout, say, spawn_logging_child, Kid, Raw,
+    ANY_PORT, SAFETY,
 };
 use serde_json::{json, Value};
 
@@ -190,38 +190,6 @@ async fn child_stopper() {
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-/// In a child: sends the runtime's log lines (stderr) to stdout, where the parent reads
-/// them, and installs the runtime's own subscriber (`RUST_LOG` and `NO_COLOR` come from
-/// [`spawn_logging_child`]).
-fn log_to_stdout() {
-    // SAFETY: dup2 on the process's own standard descriptors, before anything logs.
-    let duplicated = unsafe { libc::dup2(1, 2) };
-    assert_eq!(duplicated, 2, "dup2(stdout, stderr)");
-    experimance::init_logging();
-}
-
-/// Like `reliability_support::spawn_child` for [`child_stopper`], with the child's log lines
-/// at `info`, without colours.
-fn spawn_logging_child(mode: &str, args: &[(&str, &str)]) -> Kid {
-    let no_prefix: &[&str] = &[];
-    let mut command = child::command(no_prefix, "child_stopper");
-    command
-        .env(CHILD_ENV, mode)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped());
-    for (name, value) in args {
-        command.env(format!("{ARG_ENV}_{name}"), value);
-    }
-    Kid::start(command, mode)
-}
-
-/// The `name=value` field of a log or stats line, as a number.
-fn field(line: &str, name: &str) -> Option<u64> {
-    line.split_whitespace()
-        .find_map(|word| word.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
-}
-
 /// Sends `signal` to `child` and checks the stop: exit 0 within [`STOP_BOUND`] of the
 /// signal, `run` returned `Ok`, final stats logged. Returns what the child printed and its
 /// final stats line.
@@ -287,7 +255,7 @@ fn cancelled<'a>(lines: &'a [String], handler: &str) -> &'a str {
 /// then runs until the safety net kills it), or a cancellation that is not counted or named.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_ends_a_handler_waiting_for_room_to_push_at_the_deadline() {
-    let mut child = spawn_logging_child("blocked_worker", &[]);
+    let mut child = spawn_logging_child("child_stopper", "blocked_worker", &[]);
     let endpoint = child.line("ENDPOINT").await;
     let mut tasks = Raw::connect(zmq::PUSH, &endpoint);
     for i in 0..3 {
@@ -314,7 +282,8 @@ async fn sigterm_ends_a_handler_waiting_for_room_to_push_at_the_deadline() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_ends_a_handler_sleeping_for_an_hour_at_the_deadline() {
     let mut publisher = Raw::bind(zmq::PUB);
-    let mut child = spawn_logging_child("sleeper", &[("ADDR", &publisher.endpoint)]);
+    let mut child =
+        spawn_logging_child("child_stopper", "sleeper", &[("ADDR", &publisher.endpoint)]);
     // A message published before the child's subscription arrived is lost (slow joiner):
     // publish until the handler says it took one.
     let mut napping = false;
@@ -342,7 +311,7 @@ async fn sigterm_ends_a_handler_sleeping_for_an_hour_at_the_deadline() {
 /// [`no_timer_call_starts_after_a_stop_was_asked`]).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_ends_a_timer_waiting_for_room_to_push_at_the_deadline() {
-    let mut child = spawn_logging_child("blocked_timer", &[]);
+    let mut child = spawn_logging_child("child_stopper", "blocked_timer", &[]);
     // The first ticks fill the queue; the tick in hand waits for room.
     child.line("QUEUE FULL").await;
     let (lines, last) = stop_gracefully(child, "TERM").await;
@@ -421,7 +390,7 @@ async fn no_timer_call_starts_after_a_stop_was_asked() {
 /// stats, no `stopping` heartbeat, death by signal).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_stops_gracefully() {
-    let mut child = spawn_logging_child("hangup", &[]);
+    let mut child = spawn_logging_child("child_stopper", "hangup", &[]);
     let endpoint = child.line("ENDPOINT").await;
     let mut heartbeats = Raw::sub(&endpoint, &["hangup.heartbeat"]);
     let state = |frame: Vec<u8>| -> String {

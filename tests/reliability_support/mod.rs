@@ -63,6 +63,38 @@ pub fn child_arg(name: &str) -> String {
         .unwrap_or_else(|_| panic!("child argument {name} missing"))
 }
 
+/// In a child: sends the runtime's log lines (stderr) to stdout, where the parent reads
+/// them, and installs the runtime's own subscriber (`RUST_LOG` and `NO_COLOR` come from
+/// [`spawn_logging_child`]).
+pub fn log_to_stdout() {
+    // SAFETY: dup2 on the process's own standard descriptors, before anything logs.
+    let duplicated = unsafe { libc::dup2(1, 2) };
+    assert_eq!(duplicated, 2, "dup2(stdout, stderr)");
+    experimance::init_logging();
+}
+
+/// Like [`spawn_child`], with the child's log lines at `info`, without colours (the child
+/// calls [`log_to_stdout`]).
+pub fn spawn_logging_child(test: &str, mode: &str, args: &[(&str, &str)]) -> Kid {
+    let no_prefix: &[&str] = &[];
+    let mut command = child::command(no_prefix, test);
+    command
+        .env(CHILD_ENV, mode)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped());
+    for (name, value) in args {
+        command.env(format!("{ARG_ENV}_{name}"), value);
+    }
+    Kid::start(command, mode)
+}
+
+/// The `name=value` field of a log or stats line, as a number.
+pub fn field(line: &str, name: &str) -> Option<u64> {
+    line.split_whitespace()
+        .find_map(|word| word.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+}
+
 /// A `tcp://127.0.0.1:PORT` address whose port the system just handed out (and that is free
 /// again): for processes that must bind the same address twice (kill and restart).
 pub fn free_tcp_address() -> String {
