@@ -56,6 +56,9 @@ impl Monitor {
         watched.monitor(&endpoint, events)?;
         let socket = context.socket(zmq::PAIR)?;
         socket.set_linger(0)?;
+        // libzmq sends monitor events blocking, from its I/O thread: a full pipe would stall
+        // every socket of the context. Unbounded here; the service reads events as they come.
+        socket.set_rcvhwm(0)?;
         socket.connect(&endpoint)?;
         Ok(Monitor {
             socket: AsyncSocket::wrap(socket, endpoint)?,

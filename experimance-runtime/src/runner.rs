@@ -825,8 +825,10 @@ impl<S: Service> Serve<S> {
         tracing::info!(peer = %Untrusted::str(peer), %liveness, "peer liveness changed");
         let limit = Limit::new(&core, &self.cancel, self.drain_timeout, None);
         let call = CatchUnwind(self.service.on_peer(peer, liveness, &self.ctx));
-        if let Some(result) = limit.run(&|| "on_peer".to_owned(), call).await {
-            report(&core, "on_peer", None, result);
+        match limit.run(&|| "on_peer".to_owned(), call).await {
+            // No `#[on_peer]` hook: nothing to report.
+            Some(Ok(Ok(Handled::NoHandler))) | None => {}
+            Some(result) => report(&core, "on_peer", None, result),
         }
     }
 

@@ -50,6 +50,9 @@ pub(crate) struct SocketOptions {
     pub(crate) zap: bool,
 }
 
+/// The inbound high-water mark of a PUB socket's connections, in (un)subscriptions.
+const SUBSCRIPTION_HWM: i32 = 16;
+
 /// The ZAP domain of bound sockets when access control is on.
 pub(crate) const ZAP_DOMAIN: &str = "experimance";
 
@@ -76,6 +79,10 @@ impl AsyncSocket {
             Role::Pub => {
                 socket.set_maxmsgsize(options.max_subscription_size)?;
                 socket.set_xpub_verbose(true)?;
+                // What flows in is subscriptions. A short inbound queue makes libzmq take
+                // them in at about the pace the service reads them, so a subscriber over the
+                // budget is cut off before libzmq has taken in many more.
+                socket.set_rcvhwm(SUBSCRIPTION_HWM)?;
             }
             Role::Push => {}
         }

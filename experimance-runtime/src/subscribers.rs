@@ -110,8 +110,20 @@ fn disconnect(fd: RawFd, peer: &str) {
         Err(_) => false,
     };
     if same_peer {
-        // SAFETY: a plain system call on a descriptor number; it touches no memory.
-        unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+        // Connecting a TCP socket to `AF_UNSPEC` dissolves its connection at once: what the
+        // peer sent and libzmq has not read yet is discarded (a shutdown alone would still let
+        // libzmq read it all, subscriptions included), the peer gets a reset, and libzmq's
+        // next read fails. A local (ipc) socket refuses that; it is shut down instead.
+        // SAFETY: `unspecified` is a valid `sockaddr` of the size passed; the calls take a
+        // descriptor number and touch no other memory.
+        unsafe {
+            let mut unspecified: libc::sockaddr = std::mem::zeroed();
+            unspecified.sa_family = libc::AF_UNSPEC as libc::sa_family_t;
+            let size = std::mem::size_of::<libc::sockaddr>() as libc::socklen_t;
+            if libc::connect(fd, &unspecified, size) != 0 {
+                libc::shutdown(fd, libc::SHUT_RDWR);
+            }
+        }
     }
 }
 
