@@ -1,4 +1,4 @@
-//! Hostile peers (issue 4): what a peer can do to a service with nothing but the bytes it
+//! Hostile peers (issue 10): what a peer can do to a service with nothing but the bytes it
 //! sends, over real TCP.
 //!
 //! - A frame over `max_message_size` makes libzmq drop a connecting SUB's or PULL's
@@ -8,8 +8,11 @@
 //!   (`experimance::init_logging`) writes every peer-controlled topic, payload preview, decode
 //!   error and peer name with control characters escaped, so no forged line, no carriage
 //!   return and no terminal escape gets through.
+//!   Health is `warning` while the connection stays lost.
 //! - A 16 MiB subscription is refused by libzmq while it is read (`max_subscription_size`),
 //!   so it costs the publisher no memory, and other subscribers keep receiving.
+//! - A flood of distinct subscriptions is cut off at the publisher's budget
+//!   (`max_subscriptions`), so it costs the publisher little memory either.
 //! - Ten thousand ZMTP connect/handshake/close cycles against a bound PUB that publishes
 //!   nothing do not grow its memory: the PUB socket's libzmq commands are processed as they
 //!   come, not only at the next publish.
@@ -23,7 +26,7 @@ mod reliability_support;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::io::{ErrorKind, Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -327,6 +330,95 @@ async fn an_oversize_frame_on_a_connecting_sub_is_mended_by_connecting_again() {
         runner.status() == Status::Healthy
     })
     .await;
+    runner.stop().await;
+}
+
+/// Accepts one connection on `listener` and does the ZMTP 3.0 NULL handshake as a PUB: our
+/// greeting and READY, then the subscriber's greeting and READY. Blocking, with `SAFETY` as
+/// the timeout of every read and write.
+fn zmtp_pub(listener: &TcpListener) -> TcpStream {
+    let (mut stream, _) = listener.accept().expect("the subscriber connects");
+    stream.set_read_timeout(Some(SAFETY)).expect("read timeout");
+    stream
+        .set_write_timeout(Some(SAFETY))
+        .expect("write timeout");
+    let mut greeting = [0u8; 64];
+    greeting[0] = 0xff;
+    greeting[9] = 0x7f;
+    greeting[10] = 3;
+    greeting[12..16].copy_from_slice(b"NULL");
+    let mut ready = vec![5];
+    ready.extend_from_slice(b"READY");
+    ready.push(11);
+    ready.extend_from_slice(b"Socket-Type");
+    ready.extend_from_slice(&3u32.to_be_bytes());
+    ready.extend_from_slice(b"PUB");
+    let mut out = greeting.to_vec();
+    out.extend_from_slice(&[0x04, ready.len() as u8]);
+    out.extend_from_slice(&ready);
+    stream.write_all(&out).expect("send greeting and READY");
+    let mut theirs = [0u8; 64];
+    stream
+        .read_exact(&mut theirs)
+        .expect("the subscriber's greeting");
+    let mut head = [0u8; 2];
+    stream
+        .read_exact(&mut head)
+        .expect("the subscriber's READY");
+    let mut body = vec![0u8; usize::from(head[1])];
+    stream.read_exact(&mut body).expect("READY body");
+    assert!(body.starts_with(b"\x05READY"), "READY, got {body:?}");
+    stream
+}
+
+/// A service's SUB connects to a ZMTP publisher over raw TCP that sends one frame over
+/// `max_message_size` and then stops listening: the service's connection is lost and cannot be
+/// made again, and its health is `warning` (with `reconnects` counting the loss) for as long
+/// as that lasts; once a publisher listens at the address again, the service connects, its
+/// health is `healthy` again, and it handles what is published. A service that did not count
+/// the lost connection would stay `healthy` while deaf.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_is_warning_while_a_lost_connection_stays_lost() {
+    capture();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
+    let endpoint = format!("tcp://{}", listener.local_addr().expect("address"));
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let runner = Runner::new(MendedSub { tx }).with_address(Role::Sub, endpoint.clone());
+    runner.start().await.expect("start");
+    let (listener, stream) = tokio::task::spawn_blocking(move || {
+        let mut stream = zmtp_pub(&listener);
+        stream
+            .write_all(&zmtp_message(&frame_of_size(b"a ", MAX + 1)))
+            .expect("send the oversize frame");
+        (listener, stream)
+    })
+    .await
+    .expect("publisher task");
+    until("health warning after the loss", || {
+        runner.status() == Status::Warning
+    })
+    .await;
+    drop((listener, stream));
+    assert!(runner.stats().reconnects >= 1, "{}", runner.stats());
+    assert_eq!(runner.status(), Status::Warning, "{}", runner.stats());
+
+    let mut publisher = Raw::bind_at(zmq::PUB, &endpoint);
+    until("health healthy once connected again", || {
+        runner.status() == Status::Healthy
+    })
+    .await;
+    let mut n = 0u64;
+    loop {
+        assert!(
+            n < 5_000,
+            "the service never handled a frame after reconnecting"
+        );
+        n += 1;
+        assert!(publisher.try_send(format!(r#"a {{"n":{n}}}"#)));
+        if let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(5), rx.recv()).await {
+            break;
+        }
+    }
     runner.stop().await;
 }
 
