@@ -25,7 +25,9 @@ struct Capture;
 
 impl Write for Capture {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        LOG.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(bytes);
+        LOG.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(bytes);
         Ok(bytes.len())
     }
 
@@ -60,7 +62,11 @@ fn lines(service: &str, text: &str) -> Vec<String> {
 // Bad tasks
 // ---------------------------------------------------------------------------------------------
 
-#[service(name = "LimitsTasks", pull = "@tcp://127.0.0.1:*", stats_interval = "off")]
+#[service(
+    name = "LimitsTasks",
+    pull = "@tcp://127.0.0.1:*",
+    stats_interval = "off"
+)]
 struct LimitsTasks;
 
 #[handlers]
@@ -134,13 +140,18 @@ async fn two_hundred_refused_logins_are_all_counted_and_a_handful_logged() {
         .map(|_| {
             let socket = context.socket(zmq::PUSH).expect("socket");
             socket.set_linger(0).expect("linger");
-            socket.set_plain_username(Some("installation")).expect("user");
+            socket
+                .set_plain_username(Some("installation"))
+                .expect("user");
             socket.set_plain_password(Some("wrong")).expect("password");
             socket.connect(&endpoint).expect("connect");
             socket
         })
         .collect();
-    until("every attempt refused", || runner.stats().errors >= ATTEMPTS).await;
+    until("every attempt refused", || {
+        runner.stats().errors >= ATTEMPTS
+    })
+    .await;
     drop(sockets);
     runner.stop().await;
     let written = lines("LimitsPlain", "connection refused");
@@ -186,10 +197,8 @@ async fn a_subscriber_over_the_budget_is_disconnected_and_the_others_keep_receiv
     good.recv().await;
 
     let attacker = Raw::new(zmq::XSUB);
-    let mut monitor = attacker.monitor(&[
-        zmq::SocketEvent::CONNECTED,
-        zmq::SocketEvent::DISCONNECTED,
-    ]);
+    let mut monitor =
+        attacker.monitor(&[zmq::SocketEvent::CONNECTED, zmq::SocketEvent::DISCONNECTED]);
     let mut attacker = attacker.connect_to(&endpoint);
     monitor.wait_for(&[zmq::SocketEvent::CONNECTED]).await;
     let subscriptions: Vec<Vec<Vec<u8>>> = (0..60)
@@ -216,7 +225,11 @@ async fn a_subscriber_over_the_budget_is_disconnected_and_the_others_keep_receiv
             .await
             .expect("the good subscriber keeps receiving")
             .expect("frame");
-        assert!(frame.starts_with(b"tick "), "{}", String::from_utf8_lossy(&frame));
+        assert!(
+            frame.starts_with(b"tick "),
+            "{}",
+            String::from_utf8_lossy(&frame)
+        );
     }
     let _good = receiving.await.expect("receiver");
     drop(attacker);

@@ -612,9 +612,16 @@ mod tests {
         assert_eq!(attr.send_timeout, Some(250));
         assert_eq!(attr.max_subscription_size, Some(4096));
         assert_eq!(attr.max_subscriptions, Some(50));
-        let (_, errors) = parse(quote!(push = "tcp://*:1", send_queue = 0, max_subscription_size = "0B"));
+        let (_, errors) = parse(quote!(
+            push = "tcp://*:1",
+            send_queue = 0,
+            max_subscription_size = "0B"
+        ));
         assert!(errors[0].contains("`send_queue` is a number"), "{errors:?}");
-        assert!(errors[1].contains("`max_subscription_size` must be at least"), "{errors:?}");
+        assert!(
+            errors[1].contains("`max_subscription_size` must be at least"),
+            "{errors:?}"
+        );
     }
 
     #[test]

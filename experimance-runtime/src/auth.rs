@@ -3,8 +3,8 @@
 
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
@@ -209,12 +209,12 @@ pub(crate) async fn serve(
                 core.counters.error();
                 if core.throttles.refused.allow() {
                     tracing::warn!(
-                    service,
-                    peer = %Untrusted::str(&address),
-                    mechanism = %Untrusted(mechanism),
-                    reason,
-                    "connection refused"
-                );
+                        service,
+                        peer = %Untrusted::str(&address),
+                        mechanism = %Untrusted(mechanism),
+                        reason,
+                        "connection refused"
+                    );
                 }
                 ("400", reason, String::new())
             }

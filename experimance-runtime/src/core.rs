@@ -14,13 +14,13 @@ use crate::description::{ServiceDescription, DESCRIPTION_TOPIC};
 use crate::error::Error;
 use crate::lifecycle::{State, Status};
 use crate::liveness::Peers;
+use crate::monitor::{Connection, Monitor};
 use crate::outbox::{Outbox, SendQueue};
 use crate::service::ServiceSpec;
 use crate::stats::{Counters, StatsSnapshot};
 use crate::subscribers::Budget;
 use crate::throttle::Throttles;
 use crate::untrusted::Untrusted;
-use crate::monitor::{Connection, Monitor};
 use crate::wire;
 
 /// State and health, published together so waiters see consistent pairs.

@@ -28,9 +28,9 @@ mod settings;
 mod socket;
 mod stats;
 mod subscribers;
+pub mod testing;
 mod throttle;
 mod untrusted;
-pub mod testing;
 pub mod wire;
 
 pub use address::{env_var_name, Direction, Endpoint, Role};

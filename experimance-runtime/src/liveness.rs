@@ -149,13 +149,22 @@ mod tests {
     #[test]
     fn alive_lost_alive() {
         let peers = Peers::default();
-        assert_eq!(peers.heard(&beat(State::Running)), Ok(Some(Liveness::Alive)));
+        assert_eq!(
+            peers.heard(&beat(State::Running)),
+            Ok(Some(Liveness::Alive))
+        );
         assert_eq!(peers.heard(&beat(State::Running)), Ok(None));
         assert_eq!(peers.expire(Duration::from_secs(60)), Vec::<String>::new());
         assert_eq!(peers.expire(Duration::ZERO), vec!["peer".to_owned()]);
         assert_eq!(peers.expire(Duration::ZERO), Vec::<String>::new());
-        assert_eq!(peers.heard(&beat(State::Running)), Ok(Some(Liveness::Alive)));
-        assert_eq!(peers.heard(&beat(State::Stopping)), Ok(Some(Liveness::Lost)));
+        assert_eq!(
+            peers.heard(&beat(State::Running)),
+            Ok(Some(Liveness::Alive))
+        );
+        assert_eq!(
+            peers.heard(&beat(State::Stopping)),
+            Ok(Some(Liveness::Lost))
+        );
         assert_eq!(peers.snapshot()["peer"].liveness, Liveness::Lost);
     }
 
@@ -169,7 +178,11 @@ mod tests {
         let extra = Heartbeat::now("one too many", State::Running);
         assert_eq!(peers.heard(&extra), Err(TableFull));
         assert_eq!(peers.expire(Duration::ZERO).len(), MAX_PEERS);
-        assert_eq!(peers.heard(&extra), Ok(Some(Liveness::Alive)), "a lost peer made room");
+        assert_eq!(
+            peers.heard(&extra),
+            Ok(Some(Liveness::Alive)),
+            "a lost peer made room"
+        );
         assert_eq!(peers.snapshot().len(), MAX_PEERS);
     }
 }

@@ -12,14 +12,14 @@ use tracing::Instrument;
 use crate::address::{Direction, Endpoint, Role};
 use crate::context::Context;
 use crate::core::{lock, Condition, Core};
-use crate::monitor::{Connection, Monitor, Watch};
-use crate::outbox::{self, Outbox};
 use crate::description::ServiceDescription;
 use crate::dispatch::{CatchUnwind, DispatchResult, Handled};
 use crate::error::{Error, HandlerError};
 use crate::heartbeat::Heartbeat;
 use crate::lifecycle::{State, Status};
 use crate::liveness::{Liveness, TableFull};
+use crate::monitor::{Connection, Monitor, Watch};
+use crate::outbox::{self, Outbox};
 use crate::service::Service;
 use crate::settings::{Overrides, Settings};
 use crate::socket::AsyncSocket;
@@ -674,7 +674,11 @@ impl<'a> Limit<'a> {
 
     /// Runs `call`; `None` if it was still running at the deadline and was dropped, which is
     /// counted as an error and logged at warn with `what` it was.
-    async fn run<F: Future>(&self, what: &(dyn Fn() -> String + Sync), call: F) -> Option<F::Output> {
+    async fn run<F: Future>(
+        &self,
+        what: &(dyn Fn() -> String + Sync),
+        call: F,
+    ) -> Option<F::Output> {
         let mut call = std::pin::pin!(call);
         // Most calls finish without waiting; only one that waits pays for the deadline.
         let mut deadline: Option<Pin<Box<dyn Future<Output = ()> + Send + '_>>> = None;
@@ -788,7 +792,10 @@ impl<S: Service> Serve<S> {
         let on_stop_end = tokio::time::Instant::now() + ON_STOP_MIN;
         let limit = Limit::new(&core, &self.cancel, self.drain_timeout, Some(on_stop_end));
         let stopped = limit
-            .run(&|| "on_stop".to_owned(), CatchUnwind(self.service.on_stop(&self.ctx)))
+            .run(
+                &|| "on_stop".to_owned(),
+                CatchUnwind(self.service.on_stop(&self.ctx)),
+            )
             .await;
         if let Some(message) = stopped.and_then(hook_failure) {
             core.counters.error();
@@ -1060,12 +1067,8 @@ impl Pumps {
             *core.publisher.lock().await = Some(Outbox::new(socket, monitor));
             match (readiness, monitor_readiness.transpose()) {
                 (Some(Ok(socket)), Ok(monitor)) => {
-                    let pump = outbox::read_subscriptions(
-                        Arc::clone(core),
-                        socket,
-                        monitor,
-                        stop.clone(),
-                    );
+                    let pump =
+                        outbox::read_subscriptions(Arc::clone(core), socket, monitor, stop.clone());
                     tasks.push(tokio::spawn(pump.instrument(span.clone())));
                 }
                 (Some(Err(e)), _) | (_, Err(e)) => {
@@ -1076,7 +1079,8 @@ impl Pumps {
         }
         if let Some(socket) = opened.take(Role::Push) {
             let settings = &opened.settings;
-            core.send_queue.open(settings.send_queue, settings.send_timeout);
+            core.send_queue
+                .open(settings.send_queue, settings.send_timeout);
             *core.pusher.lock().await = Some(Outbox::new(socket, None));
             let pump = outbox::flush_pushes(Arc::clone(core), stop.clone());
             tasks.push(tokio::spawn(pump.instrument(span.clone())));

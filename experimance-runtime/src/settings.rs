@@ -120,9 +120,11 @@ impl Overrides {
         );
         let send_queue = match self.send_queue {
             Some(n) => n,
-            None => env_parsed(name, "SEND_QUEUE", |t| t.parse::<usize>().map_err(|e| e.to_string()))?
-                .or(file.and_then(|f| f.send_queue))
-                .unwrap_or(spec.send_queue),
+            None => env_parsed(name, "SEND_QUEUE", |t| {
+                t.parse::<usize>().map_err(|e| e.to_string())
+            })?
+            .or(file.and_then(|f| f.send_queue))
+            .unwrap_or(spec.send_queue),
         };
         let send_timeout = match self.send_timeout {
             Some(d) => d,

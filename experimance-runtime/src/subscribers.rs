@@ -148,6 +148,9 @@ mod tests {
         assert_eq!(evicted.subscriptions, 4);
         assert_eq!(budget.total, 2);
         budget.opened(a);
-        assert_eq!(budget.total, 0, "a new connection on a descriptor starts afresh");
+        assert_eq!(
+            budget.total, 0,
+            "a new connection on a descriptor starts afresh"
+        );
     }
 }
