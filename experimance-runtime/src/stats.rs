@@ -218,6 +218,7 @@ pub(crate) fn export(stats: &StatsSnapshot) {
     metrics::counter!("experimance_messages_received_total", &labels)
         .absolute(stats.messages_received);
     metrics::counter!("experimance_errors_total", &labels).absolute(stats.errors);
+    metrics::counter!("experimance_reconnects_total", &labels).absolute(stats.reconnects);
     metrics::gauge!("experimance_uptime_seconds", &labels).set(stats.uptime);
     let alive = stats
         .peers
@@ -245,6 +246,7 @@ mod metrics_tests {
             messages_sent: 7,
             messages_received: 9,
             errors: 1,
+            reconnects: 2,
             send_rate: 0.0,
             receive_rate: 0.0,
             state: State::Running,
@@ -270,6 +272,10 @@ mod metrics_tests {
             DebugValue::Counter(7)
         )));
         assert!(values.contains(&("experimance_errors_total".into(), DebugValue::Counter(1))));
+        assert!(values.contains(&(
+            "experimance_reconnects_total".into(),
+            DebugValue::Counter(2)
+        )));
         assert!(values
             .iter()
             .any(|(name, _)| name == "experimance_uptime_seconds"));
