@@ -290,7 +290,7 @@ impl Core {
                         return Ok(());
                     }
                     Ok(false) => {
-                        let frame = outbox.take_frame();
+                        let frame = std::mem::replace(&mut outbox.buf, self.send_queue.buffer());
                         drop(guard);
                         return self.send_queue.put(self, frame, timeout).await;
                     }
@@ -298,7 +298,7 @@ impl Core {
                 }
             }
         }
-        let mut frame = Vec::with_capacity(256);
+        let mut frame = self.send_queue.buffer();
         wire::encode_task(&mut frame, message)?;
         self.send_queue.put(self, frame, timeout).await
     }

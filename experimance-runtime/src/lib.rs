@@ -10,6 +10,7 @@ mod auth;
 mod config;
 mod context;
 mod core;
+mod deadline;
 mod description;
 mod dispatch;
 mod duration;

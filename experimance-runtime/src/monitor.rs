@@ -34,6 +34,9 @@ pub(crate) enum Watch {
 /// The receiving end of a libzmq socket monitor.
 pub(crate) struct Monitor {
     socket: AsyncSocket,
+    /// Whether the last look found no event and the socket has not signalled since: the
+    /// message loop then waits on the signal alone, without a libzmq call per turn.
+    idle: bool,
 }
 
 impl Monitor {
@@ -62,6 +65,7 @@ impl Monitor {
         socket.connect(&endpoint)?;
         Ok(Monitor {
             socket: AsyncSocket::wrap(socket, endpoint)?,
+            idle: false,
         })
     }
 
@@ -74,10 +78,14 @@ impl Monitor {
     /// The next connection event, waiting for it.
     pub(crate) async fn next(&mut self) -> Result<Connection, zmq::Error> {
         loop {
-            if let Some(event) = self.try_next()? {
-                return Ok(event);
+            if !self.idle {
+                match self.try_next()? {
+                    Some(event) => return Ok(event),
+                    None => self.idle = true,
+                }
             }
-            self.socket.ready(zmq::POLLIN).await?;
+            self.socket.changed().await?;
+            self.idle = false;
         }
     }
 

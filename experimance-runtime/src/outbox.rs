@@ -45,26 +45,22 @@ impl Outbox {
     }
 }
 
-/// The frames of a [`SendQueue`]: those waiting, oldest first, and whether the pump has taken
-/// one that libzmq has not taken yet (it still counts against the capacity).
-#[derive(Default)]
-struct Frames {
-    waiting: VecDeque<Vec<u8>>,
-    in_hand: bool,
-}
+/// How many sent frames' buffers are kept for new frames.
+const SPARES: usize = 64;
 
-impl Frames {
-    fn len(&self) -> usize {
-        self.waiting.len() + usize::from(self.in_hand)
-    }
-}
+/// Buffers larger than this are not kept (a few big messages must not pin their memory).
+const SPARE_MAX: usize = 64 * 1024;
 
 /// Encoded PUSH frames waiting for a puller, oldest first, bounded by `send_queue`.
 #[derive(Default)]
 pub(crate) struct SendQueue {
-    frames: Mutex<Frames>,
-    /// How many frames there are (the one the pump has in hand included), readable without
-    /// the lock: the send path looks at it for every push.
+    /// The frames waiting for the pump.
+    waiting: Mutex<VecDeque<Vec<u8>>>,
+    /// Buffers of frames already sent, for new frames: under a slow puller every push goes
+    /// through the queue, and an allocation per message would cost more than the rest.
+    spare: Mutex<Vec<Vec<u8>>>,
+    /// How many frames there are: those waiting and those the pump took and libzmq has not
+    /// taken yet. Readable without the lock: the send path looks at it for every push.
     len: AtomicUsize,
     capacity: AtomicUsize,
     /// How long a sender waits for room before [`Error::SendTimeout`], in milliseconds.
@@ -73,7 +69,8 @@ pub(crate) struct SendQueue {
     open: AtomicBool,
     /// Tells the pump that a frame was queued.
     queued: Notify,
-    /// Tells waiting senders that a frame left.
+    /// Tells waiting senders that there is room: when the queue is down to half its capacity,
+    /// so that a sender held by a slow puller wakes once per many messages, not per message.
     room: Notify,
     /// Tells a stop that the queue is empty.
     empty: Notify,
@@ -82,7 +79,7 @@ pub(crate) struct SendQueue {
 impl SendQueue {
     /// Opens the queue for a run.
     pub(crate) fn open(&self, capacity: usize, timeout: Duration) {
-        *lock(&self.frames) = Frames::default();
+        lock(&self.waiting).clear();
         self.len.store(0, Ordering::Release);
         self.capacity.store(capacity.max(1), Ordering::Relaxed);
         let ms = usize::try_from(timeout.as_millis()).unwrap_or(usize::MAX);
@@ -107,27 +104,18 @@ impl SendQueue {
         frame: Vec<u8>,
         timeout: Duration,
     ) -> Result<(), Error> {
-        let deadline = tokio::time::Instant::now() + timeout;
         let mut frame = Some(frame);
+        if self.try_put(core, &mut frame)? {
+            return Ok(());
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
         loop {
+            // Full: listen for room, then look again, so no room made meanwhile is missed.
             let room = self.room.notified();
             tokio::pin!(room);
             room.as_mut().enable();
-            {
-                let mut frames = lock(&self.frames);
-                if !self.open.load(Ordering::Acquire) {
-                    return Err(Error::NoSocket {
-                        service: core.name().to_owned(),
-                        role: Role::Push,
-                    });
-                }
-                if frames.len() < self.capacity.load(Ordering::Relaxed) {
-                    frames.waiting.extend(frame.take());
-                    self.len.store(frames.len(), Ordering::Release);
-                    drop(frames);
-                    self.queued.notify_one();
-                    return Ok(());
-                }
+            if self.try_put(core, &mut frame)? {
+                return Ok(());
             }
             core.set_condition(Condition::SendQueueFull, true);
             if tokio::time::timeout_at(deadline, room).await.is_err() {
@@ -141,30 +129,65 @@ impl SendQueue {
         }
     }
 
-    /// Takes the oldest frame to hand to libzmq; it keeps its place in the capacity until
-    /// [`SendQueue::sent`] or [`SendQueue::unpop`].
-    fn pop(&self) -> Option<Vec<u8>> {
-        let mut frames = lock(&self.frames);
-        let frame = frames.waiting.pop_front();
-        frames.in_hand = frame.is_some();
-        frame
+    /// Queues the frame in `frame` (taking it) if there is room; `Ok(false)` if full.
+    fn try_put(&self, core: &Core, frame: &mut Option<Vec<u8>>) -> Result<bool, Error> {
+        let mut waiting = lock(&self.waiting);
+        if !self.open.load(Ordering::Acquire) {
+            return Err(Error::NoSocket {
+                service: core.name().to_owned(),
+                role: Role::Push,
+            });
+        }
+        // Only the pump lowers `len`, so a stale value here only errs on the full side.
+        if self.len.load(Ordering::Acquire) >= self.capacity.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        waiting.extend(frame.take());
+        self.len.fetch_add(1, Ordering::AcqRel);
+        drop(waiting);
+        self.queued.notify_one();
+        Ok(true)
     }
 
-    /// libzmq took the frame in hand: its place is free.
+    /// An empty buffer for a new frame.
+    pub(crate) fn buffer(&self) -> Vec<u8> {
+        lock(&self.spare)
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(256))
+    }
+
+    /// Keeps the buffers of sent frames for new ones.
+    fn recycle(&self, sent: &mut Vec<Vec<u8>>) {
+        let mut spare = lock(&self.spare);
+        for mut buffer in sent.drain(..) {
+            if spare.len() < SPARES && buffer.capacity() <= SPARE_MAX {
+                buffer.clear();
+                spare.push(buffer);
+            }
+        }
+    }
+
+    /// Moves every waiting frame, oldest first, into `taken` (empty) for the pump to hand to
+    /// libzmq; each keeps its place in the capacity until [`SendQueue::sent`] (or
+    /// [`SendQueue::unpop`]). The two deques swap, so neither is allocated anew.
+    fn take(&self, taken: &mut VecDeque<Vec<u8>>) {
+        std::mem::swap(&mut *lock(&self.waiting), taken);
+    }
+
+    /// libzmq took one frame the pump had taken: its place is free.
     fn sent(&self) {
-        let mut frames = lock(&self.frames);
-        frames.in_hand = false;
-        self.len.store(frames.len(), Ordering::Release);
-        drop(frames);
-        self.room.notify_waiters();
+        let len = self.len.fetch_sub(1, Ordering::AcqRel) - 1;
+        if len <= self.capacity.load(Ordering::Relaxed) / 2 {
+            self.room.notify_waiters();
+        }
     }
 
-    /// Puts back the frame in hand, which the pump could not send before it was stopped.
-    fn unpop(&self, frame: Vec<u8>) {
-        let mut frames = lock(&self.frames);
-        frames.in_hand = false;
-        frames.waiting.push_front(frame);
-        self.len.store(frames.len(), Ordering::Release);
+    /// Puts back, before those waiting, the frames the pump took but could not send before it
+    /// was stopped.
+    fn unpop(&self, taken: &mut VecDeque<Vec<u8>>) {
+        let mut waiting = lock(&self.waiting);
+        taken.append(&mut waiting);
+        std::mem::swap(&mut *waiting, taken);
     }
 
     /// Waits until the queue is empty or `deadline`; returns whether it is empty.
@@ -182,22 +205,26 @@ impl SendQueue {
         }
     }
 
-    /// Closes the queue; returns how many frames were still in it (they are dropped).
+    /// Closes the queue; returns how many frames were still in it (they are dropped). The
+    /// pump must have stopped.
     pub(crate) fn close(&self) -> usize {
-        let mut frames = lock(&self.frames);
+        let mut waiting = lock(&self.waiting);
         self.open.store(false, Ordering::Release);
-        let left = frames.len();
-        *frames = Frames::default();
-        self.len.store(0, Ordering::Release);
+        waiting.clear();
+        let left = self.len.swap(0, Ordering::AcqRel);
+        drop(waiting);
         self.room.notify_waiters();
         left
     }
 }
 
 /// Hands queued PUSH frames to libzmq as pullers take them, until `stop`. A frame in hand
-/// when it stops goes back to the front of the queue.
-pub(crate) async fn flush_pushes(core: Arc<Core>, stop: CancellationToken) {
+/// when it stops goes back to the front of the queue. (Not instrumented with the service's
+/// span, which would cost an enter and exit per poll: its one log line names it.)
+pub(crate) async fn flush_pushes(core: Arc<Core>, stop: CancellationToken, span: tracing::Span) {
     let queue = &core.send_queue;
+    let mut sent_buffers = Vec::new();
+    let mut taken = VecDeque::new();
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -207,23 +234,37 @@ pub(crate) async fn flush_pushes(core: Arc<Core>, stop: CancellationToken) {
         let Some(outbox) = guard.as_mut() else {
             return;
         };
-        while let Some(frame) = queue.pop() {
-            let sent = tokio::select! {
-                biased;
-                _ = stop.cancelled() => {
-                    queue.unpop(frame);
-                    return;
-                }
-                sent = outbox.socket.send(&frame) => sent,
-            };
-            queue.sent();
-            match sent {
-                Ok(()) => core.counters.sent(),
-                Err(e) => {
-                    core.counters.error();
-                    tracing::warn!(error = %e, "push socket failed; a queued message was dropped");
-                }
+        loop {
+            queue.take(&mut taken);
+            if taken.is_empty() {
+                break;
             }
+            while let Some(frame) = taken.pop_front() {
+                let sent = match outbox.socket.try_send(&frame) {
+                    Ok(true) => Ok(()),
+                    // Wait for a puller, unless the service stops meanwhile.
+                    Ok(false) => tokio::select! {
+                        biased;
+                        _ = stop.cancelled() => {
+                            taken.push_front(frame);
+                            queue.unpop(&mut taken);
+                            return;
+                        }
+                        sent = outbox.socket.send(&frame) => sent,
+                    },
+                    Err(e) => Err(e),
+                };
+                queue.sent();
+                match sent {
+                    Ok(()) => core.counters.sent(),
+                    Err(e) => {
+                        core.counters.error();
+                        tracing::warn!(parent: &span, error = %e, "push socket failed; a queued message was dropped");
+                    }
+                }
+                sent_buffers.push(frame);
+            }
+            queue.recycle(&mut sent_buffers);
         }
         drop(guard);
         core.set_condition(Condition::SendQueueFull, false);

@@ -1,5 +1,4 @@
-use std::future::{pending, Future};
-use std::pin::Pin;
+use std::future::pending;
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
@@ -12,6 +11,7 @@ use tracing::Instrument;
 use crate::address::{Direction, Endpoint, Role};
 use crate::context::Context;
 use crate::core::{lock, Condition, Core};
+use crate::deadline::Limit;
 use crate::description::ServiceDescription;
 use crate::dispatch::{CatchUnwind, DispatchResult, Handled};
 use crate::error::{Error, HandlerError};
@@ -647,70 +647,6 @@ struct Serve<S: Service> {
     peer_interval: Duration,
 }
 
-/// What bounds a call of the service's own code (a handler, timer or hook): nothing before
-/// a stop is asked; after it, the drain deadline, when the call is dropped.
-struct Limit<'a> {
-    core: &'a Core,
-    cancel: &'a CancellationToken,
-    drain_timeout: Duration,
-    /// A later end than the drain deadline, for `#[on_stop]`.
-    at_least: Option<tokio::time::Instant>,
-}
-
-impl<'a> Limit<'a> {
-    fn new(
-        core: &'a Core,
-        cancel: &'a CancellationToken,
-        drain_timeout: Duration,
-        at_least: Option<tokio::time::Instant>,
-    ) -> Limit<'a> {
-        Limit {
-            core,
-            cancel,
-            drain_timeout,
-            at_least,
-        }
-    }
-
-    /// Runs `call`; `None` if it was still running at the deadline and was dropped, which is
-    /// counted as an error and logged at warn with `what` it was.
-    async fn run<F: Future>(
-        &self,
-        what: &(dyn Fn() -> String + Sync),
-        call: F,
-    ) -> Option<F::Output> {
-        let mut call = std::pin::pin!(call);
-        // Most calls finish without waiting; only one that waits pays for the deadline.
-        let mut deadline: Option<Pin<Box<dyn Future<Output = ()> + Send + '_>>> = None;
-        let finished = std::future::poll_fn(|cx| {
-            if let Poll::Ready(output) = call.as_mut().poll(cx) {
-                return Poll::Ready(Some(output));
-            }
-            let deadline = deadline.get_or_insert_with(|| Box::pin(self.passed()));
-            match deadline.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(None),
-                Poll::Pending => Poll::Pending,
-            }
-        })
-        .await;
-        if finished.is_none() {
-            self.core.counters.error();
-            tracing::warn!(
-                handler = %what(),
-                drain_timeout = ?self.drain_timeout,
-                "still running at the stop's deadline; cancelled"
-            );
-        }
-        finished
-    }
-
-    async fn passed(&self) {
-        self.cancel.cancelled().await;
-        let deadline = self.core.drain_deadline(self.drain_timeout);
-        tokio::time::sleep_until(self.at_least.map_or(deadline, |t| t.max(deadline))).await;
-    }
-}
-
 impl<S: Service> Serve<S> {
     /// Handles messages and timers until cancelled, then shuts down; gives back the service
     /// and its receiving sockets.
@@ -756,8 +692,9 @@ impl<S: Service> Serve<S> {
                     let limit = Limit::new(&core, &self.cancel, self.drain_timeout, None);
                     let name = S::TIMERS[index].0;
                     let call = CatchUnwind(self.service.on_timer(index, &self.ctx));
-                    if let Some(result) = limit.run(&|| name.to_owned(), call).await {
-                        report(&core, name, None, result);
+                    match limit.bound(call).await {
+                        Some(result) => report(&core, name, None, result),
+                        None => limit.cancelled(name),
                     }
                     Ok(0)
                 }
@@ -792,11 +729,11 @@ impl<S: Service> Serve<S> {
         let on_stop_end = tokio::time::Instant::now() + ON_STOP_MIN;
         let limit = Limit::new(&core, &self.cancel, self.drain_timeout, Some(on_stop_end));
         let stopped = limit
-            .run(
-                &|| "on_stop".to_owned(),
-                CatchUnwind(self.service.on_stop(&self.ctx)),
-            )
+            .bound(CatchUnwind(self.service.on_stop(&self.ctx)))
             .await;
+        if stopped.is_none() {
+            limit.cancelled("on_stop");
+        }
         if let Some(message) = stopped.and_then(hook_failure) {
             core.counters.error();
             tracing::warn!(error = %Untrusted::str(&message), "on_stop failed");
@@ -832,10 +769,11 @@ impl<S: Service> Serve<S> {
         tracing::info!(peer = %Untrusted::str(peer), %liveness, "peer liveness changed");
         let limit = Limit::new(&core, &self.cancel, self.drain_timeout, None);
         let call = CatchUnwind(self.service.on_peer(peer, liveness, &self.ctx));
-        match limit.run(&|| "on_peer".to_owned(), call).await {
+        match limit.bound(call).await {
             // No `#[on_peer]` hook: nothing to report.
-            Some(Ok(Ok(Handled::NoHandler))) | None => {}
+            Some(Ok(Ok(Handled::NoHandler))) => {}
             Some(result) => report(&core, "on_peer", None, result),
+            None => limit.cancelled("on_peer"),
         }
     }
 
@@ -989,8 +927,9 @@ impl<S: Service> Serve<S> {
                 };
                 let limit = Limit::new(&core, &self.cancel, self.drain_timeout, None);
                 let call = CatchUnwind(self.service.dispatch_task(task, &self.ctx));
-                if let Some(result) = limit.run(&|| "task".to_owned(), call).await {
-                    report(&core, "task", Some(task), result);
+                match limit.bound(call).await {
+                    Some(result) => report(&core, "task", Some(task), result),
+                    None => limit.cancelled("task"),
                 }
                 continue;
             }
@@ -1001,9 +940,9 @@ impl<S: Service> Serve<S> {
                     }
                     let limit = Limit::new(&core, &self.cancel, self.drain_timeout, None);
                     let call = CatchUnwind(self.service.dispatch_topic(topic, payload, &self.ctx));
-                    let what = || format!("topic {}", Untrusted::str(topic));
-                    if let Some(result) = limit.run(&what, call).await {
-                        report(&core, topic, Some(payload), result);
+                    match limit.bound(call).await {
+                        Some(result) => report(&core, topic, Some(payload), result),
+                        None => limit.cancelled(&format!("topic {}", Untrusted::str(topic))),
                     }
                 }
                 Err(e) => {
@@ -1082,8 +1021,8 @@ impl Pumps {
             core.send_queue
                 .open(settings.send_queue, settings.send_timeout);
             *core.pusher.lock().await = Some(Outbox::new(socket, None));
-            let pump = outbox::flush_pushes(Arc::clone(core), stop.clone());
-            tasks.push(tokio::spawn(pump.instrument(span.clone())));
+            let pump = outbox::flush_pushes(Arc::clone(core), stop.clone(), span.clone());
+            tasks.push(tokio::spawn(pump));
         }
         Pumps { stop, tasks }
     }

@@ -241,6 +241,21 @@ impl AsyncSocket {
         }
     }
 
+    /// Waits until libzmq signals that the socket's state may have changed, without asking
+    /// libzmq anything (an in-memory socket never signals). Whoever waits must then look at
+    /// the socket until it has nothing more to say: a change that comes while looking
+    /// signals again.
+    pub(crate) async fn changed(&mut self) -> Result<(), zmq::Error> {
+        match &mut self.io {
+            Io::Memory(_) => std::future::pending().await,
+            Io::Zmq(inner) => {
+                let mut guard = inner.readable_mut().await.map_err(io_to_zmq)?;
+                guard.clear_ready();
+                Ok(())
+            }
+        }
+    }
+
     /// Receives one message part without waiting; `Ok(false)` when none is queued.
     pub(crate) fn try_recv(&mut self, msg: &mut zmq::Message) -> Result<bool, zmq::Error> {
         if let Some(pipe) = self.memory_pipe() {
