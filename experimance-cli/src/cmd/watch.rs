@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
-use experimance_runtime::{Heartbeat, Liveness, State};
+use experimance_runtime::{Heartbeat, Liveness, State, Untrusted};
 use serde::Deserialize;
 
 use crate::cli::WatchArgs;
@@ -189,6 +189,10 @@ impl Table {
                     .and_then(|s| s.status.clone())
                     .unwrap_or_else(|| "-".to_owned()),
             ]);
+        }
+        // Names, states and statuses come from peers: escaped, they cannot steer the terminal.
+        for cell in rows.iter_mut().flatten() {
+            *cell = Untrusted::str(cell).to_string();
         }
         let mut widths = [0; 8];
         for row in &rows {
