@@ -14,7 +14,7 @@ use crate::description::{ServiceDescription, DESCRIPTION_TOPIC};
 use crate::error::Error;
 use crate::lifecycle::{State, Status};
 use crate::liveness::Peers;
-use crate::monitor::{Connection, Monitor};
+use crate::monitor::Connection;
 use crate::outbox::{Outbox, SendQueue};
 use crate::service::ServiceSpec;
 use crate::stats::{Counters, StatsSnapshot};
@@ -164,25 +164,25 @@ impl Core {
     /// condition holds, `healthy` again when none does (`error` and `fatal` stay).
     pub(crate) fn set_condition(&self, condition: Condition, on: bool) {
         let bit = condition as u8;
-        let before = if on {
-            self.conditions.fetch_or(bit, Ordering::AcqRel)
-        } else {
-            self.conditions.fetch_and(!bit, Ordering::AcqRel)
-        };
-        if (before & bit != 0) == on {
-            return;
-        }
-        let any = on || before & !bit != 0;
-        self.lifecycle.send_if_modified(|l| match (l.status, any) {
-            (Status::Healthy, true) => {
-                l.status = Status::Warning;
-                true
+        // Under the lifecycle's lock, so that the bits and the health they imply change
+        // together, whatever the order in which tasks report.
+        self.lifecycle.send_if_modified(|l| {
+            let conditions = if on {
+                self.conditions.fetch_or(bit, Ordering::AcqRel) | bit
+            } else {
+                self.conditions.fetch_and(!bit, Ordering::AcqRel) & !bit
+            };
+            match (l.status, conditions != 0) {
+                (Status::Healthy, true) => {
+                    l.status = Status::Warning;
+                    true
+                }
+                (Status::Warning, false) => {
+                    l.status = Status::Healthy;
+                    true
+                }
+                _ => false,
             }
-            (Status::Warning, false) => {
-                l.status = Status::Healthy;
-                true
-            }
-            _ => false,
         });
     }
 
@@ -229,13 +229,17 @@ impl Core {
             return;
         };
         let mut budget = lock(&self.budget);
-        while let Some(Ok(Some(event))) = outbox.monitor.as_mut().map(Monitor::try_next) {
-            match event {
-                Connection::Opened(fd) => budget.opened(fd),
-                Connection::Lost(fd) => budget.closed(fd),
-                Connection::Up => {}
+        let mut monitor = outbox.monitor.as_mut();
+        let mut follow = |budget: &mut Budget| {
+            while let Some(Ok(Some(event))) = monitor.as_mut().map(|m| m.try_next()) {
+                match event {
+                    Connection::Opened(fd) => budget.opened(fd),
+                    Connection::Lost(fd) => budget.closed(fd),
+                    Connection::Up | Connection::Retrying => {}
+                }
             }
-        }
+        };
+        follow(&mut budget);
         let mut seen = Subscriptions::default();
         let mut msg = zmq::Message::new();
         while let Ok(true) = outbox.socket.try_recv(&mut msg) {
@@ -249,6 +253,10 @@ impl Core {
                 continue;
             };
             let peer = msg.gets("Peer-Address").unwrap_or_default().to_owned();
+            if !budget.knows(fd) {
+                // A connection opened while this loop ran: its event is on the monitor.
+                follow(&mut budget);
+            }
             if let Some(evicted) = budget.subscribed(fd, &peer) {
                 self.counters.error();
                 if self.throttles.refused.allow() {

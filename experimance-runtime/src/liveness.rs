@@ -24,9 +24,17 @@ pub const MISSED_INTERVALS: u32 = 3;
 /// names cannot grow the table without bound.
 pub(crate) const MAX_PEERS: usize = 1024;
 
-/// The liveness table is full of peers that are alive.
+/// The longest peer name the liveness table takes, in bytes.
+pub(crate) const MAX_PEER_NAME: usize = 256;
+
+/// Why a heartbeat did not make it into the liveness table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct TableFull;
+pub(crate) enum Refused {
+    /// The table is full of peers that are alive.
+    TableFull,
+    /// The name is longer than [`MAX_PEER_NAME`].
+    NameTooLong,
+}
 
 /// Whether a followed peer is heard from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -72,7 +80,10 @@ pub(crate) struct Peers(Mutex<BTreeMap<String, Peer>>);
 impl Peers {
     /// Records `heartbeat`; returns the peer's new liveness if it changed. A peer whose
     /// heartbeat says `stopping` or `stopped` is leaving, so it is lost at once.
-    pub(crate) fn heard(&self, heartbeat: &Heartbeat) -> Result<Option<Liveness>, TableFull> {
+    pub(crate) fn heard(&self, heartbeat: &Heartbeat) -> Result<Option<Liveness>, Refused> {
+        if heartbeat.service.len() > MAX_PEER_NAME {
+            return Err(Refused::NameTooLong);
+        }
         let liveness = match heartbeat.state {
             State::Stopping | State::Stopped => Liveness::Lost,
             _ => Liveness::Alive,
@@ -87,7 +98,7 @@ impl Peers {
                 Some(name) => {
                     peers.remove(&name);
                 }
-                None => return Err(TableFull),
+                None => return Err(Refused::TableFull),
             }
         }
         let previous = peers
@@ -176,7 +187,7 @@ mod tests {
             assert!(peers.heard(&Heartbeat::now(&name, State::Running)).is_ok());
         }
         let extra = Heartbeat::now("one too many", State::Running);
-        assert_eq!(peers.heard(&extra), Err(TableFull));
+        assert_eq!(peers.heard(&extra), Err(Refused::TableFull));
         assert_eq!(peers.expire(Duration::ZERO).len(), MAX_PEERS);
         assert_eq!(
             peers.heard(&extra),
@@ -184,5 +195,7 @@ mod tests {
             "a lost peer made room"
         );
         assert_eq!(peers.snapshot().len(), MAX_PEERS);
+        let long = Heartbeat::now(&"x".repeat(MAX_PEER_NAME + 1), State::Running);
+        assert_eq!(peers.heard(&long), Err(Refused::NameTooLong));
     }
 }

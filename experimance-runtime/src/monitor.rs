@@ -18,6 +18,8 @@ pub(crate) enum Connection {
     Opened(RawFd),
     /// A connection completed its handshake.
     Up,
+    /// libzmq is connecting again by itself after a loss (or a failed attempt).
+    Retrying,
     /// An established connection was lost (its descriptor).
     Lost(RawFd),
 }
@@ -25,7 +27,8 @@ pub(crate) enum Connection {
 /// Which events a monitor reports.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Watch {
-    /// Lost connections and completed handshakes: to mend a connecting socket.
+    /// Lost connections, libzmq's retries and completed handshakes: to mend a connecting
+    /// socket.
     Mending,
     /// Opened and lost connections: to know a bound socket's peers.
     Peers,
@@ -53,7 +56,9 @@ impl Monitor {
         );
         use zmq::SocketEvent as E;
         let events = match watch {
-            Watch::Mending => E::DISCONNECTED as i32 | E::HANDSHAKE_SUCCEEDED as i32,
+            Watch::Mending => {
+                E::DISCONNECTED as i32 | E::HANDSHAKE_SUCCEEDED as i32 | E::CONNECT_RETRIED as i32
+            }
             Watch::Peers => E::ACCEPTED as i32 | E::CONNECTED as i32 | E::DISCONNECTED as i32,
         };
         watched.monitor(&endpoint, events)?;
@@ -110,6 +115,7 @@ impl Monitor {
                     Connection::Opened(fd)
                 }
                 Some((k, _)) if k == E::HANDSHAKE_SUCCEEDED as u16 => Connection::Up,
+                Some((k, _)) if k == E::CONNECT_RETRIED as u16 => Connection::Retrying,
                 Some((k, fd)) if k == E::DISCONNECTED as u16 => Connection::Lost(fd),
                 _ => continue,
             };

@@ -67,6 +67,8 @@ pub(crate) struct SendQueue {
     timeout_ms: AtomicUsize,
     /// Whether the PUSH socket is open: frames put while it is not would never leave.
     open: AtomicBool,
+    /// Whether a sender found the queue full and health says so.
+    marked_full: AtomicBool,
     /// Tells the pump that a frame was queued.
     queued: Notify,
     /// Tells waiting senders that there is room: when the queue is down to half its capacity,
@@ -84,6 +86,7 @@ impl SendQueue {
         self.capacity.store(capacity.max(1), Ordering::Relaxed);
         let ms = usize::try_from(timeout.as_millis()).unwrap_or(usize::MAX);
         self.timeout_ms.store(ms, Ordering::Relaxed);
+        self.marked_full.store(false, Ordering::Relaxed);
         self.open.store(true, Ordering::Release);
     }
 
@@ -117,8 +120,15 @@ impl SendQueue {
             if self.try_put(core, &mut frame)? {
                 return Ok(());
             }
-            core.set_condition(Condition::SendQueueFull, true);
+            if !self.marked_full.swap(true, Ordering::AcqRel) {
+                core.set_condition(Condition::SendQueueFull, true);
+            }
             if tokio::time::timeout_at(deadline, room).await.is_err() {
+                // Room may have come without a wake-up (senders are woken at half capacity,
+                // or when the pump has to wait for a puller): one last look.
+                if self.try_put(core, &mut frame)? {
+                    return Ok(());
+                }
                 core.counters.error();
                 return Err(Error::SendTimeout {
                     service: core.name().to_owned(),
@@ -133,6 +143,8 @@ impl SendQueue {
     fn try_put(&self, core: &Core, frame: &mut Option<Vec<u8>>) -> Result<bool, Error> {
         let mut waiting = lock(&self.waiting);
         if !self.open.load(Ordering::Acquire) {
+            // The service stopped while this push waited: the message is lost, counted.
+            core.counters.error();
             return Err(Error::NoSocket {
                 service: core.name().to_owned(),
                 role: Role::Push,
@@ -174,10 +186,22 @@ impl SendQueue {
         std::mem::swap(&mut *lock(&self.waiting), taken);
     }
 
-    /// libzmq took one frame the pump had taken: its place is free.
-    fn sent(&self) {
+    /// libzmq took one frame the pump had taken: its place is free. Health is `healthy` again
+    /// once the queue is below its capacity.
+    fn sent(&self, core: &Core) {
         let len = self.len.fetch_sub(1, Ordering::AcqRel) - 1;
-        if len <= self.capacity.load(Ordering::Relaxed) / 2 {
+        let capacity = self.capacity.load(Ordering::Relaxed);
+        if len <= capacity / 2 {
+            self.room.notify_waiters();
+        }
+        if len < capacity && self.marked_full.swap(false, Ordering::AcqRel) {
+            core.set_condition(Condition::SendQueueFull, false);
+        }
+    }
+
+    /// The pump is about to wait for a puller: senders waiting for room may use what there is.
+    fn offer_room(&self) {
+        if self.len.load(Ordering::Acquire) < self.capacity.load(Ordering::Relaxed) {
             self.room.notify_waiters();
         }
     }
@@ -250,11 +274,14 @@ pub(crate) async fn flush_pushes(core: Arc<Core>, stop: CancellationToken, span:
                             queue.unpop(&mut taken);
                             return;
                         }
-                        sent = outbox.socket.send(&frame) => sent,
+                        sent = async {
+                            queue.offer_room();
+                            outbox.socket.send(&frame).await
+                        } => sent,
                     },
                     Err(e) => Err(e),
                 };
-                queue.sent();
+                queue.sent(&core);
                 match sent {
                     Ok(()) => core.counters.sent(),
                     Err(e) => {
@@ -267,7 +294,6 @@ pub(crate) async fn flush_pushes(core: Arc<Core>, stop: CancellationToken, span:
             queue.recycle(&mut sent_buffers);
         }
         drop(guard);
-        core.set_condition(Condition::SendQueueFull, false);
         queue.empty.notify_waiters();
     }
 }

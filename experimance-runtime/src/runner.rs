@@ -17,7 +17,7 @@ use crate::dispatch::{CatchUnwind, DispatchResult, Handled};
 use crate::error::{Error, HandlerError};
 use crate::heartbeat::Heartbeat;
 use crate::lifecycle::{State, Status};
-use crate::liveness::{Liveness, TableFull};
+use crate::liveness::{Liveness, Refused};
 use crate::monitor::{Connection, Monitor, Watch};
 use crate::outbox::{self, Outbox};
 use crate::service::Service;
@@ -39,6 +39,11 @@ const TASK_GRACE: Duration = Duration::from_millis(500);
 /// `#[on_stop]` may run until the drain deadline, and at least this long even when the drain
 /// used all of it.
 const ON_STOP_MIN: Duration = Duration::from_secs(1);
+
+/// How much of a peer's topic and of an error quoting a peer's text a log line shows, in
+/// characters: a peer must not set the size of the log.
+const TOPIC_SHOWN: usize = 120;
+const ERROR_SHOWN: usize = 240;
 
 /// Closing always gives what is queued to send at least this long, even past the deadline.
 const CLOSE_MIN: Duration = Duration::from_millis(100);
@@ -285,7 +290,7 @@ impl<S: Service> Runner<S> {
         if let Some(message) = hook_failure(started) {
             cancel.cancel();
             pumps.stop().await;
-            core.send_queue.close();
+            close_send_queue(core);
             opened.close(core, Duration::ZERO).await;
             let error = Error::StartHook {
                 service: core.name().to_owned(),
@@ -315,6 +320,7 @@ impl<S: Service> Runner<S> {
             pull: opened.take(Role::Pull),
             monitors: [Role::Sub, Role::Pull].map(|r| opened.monitors[r.index()].take()),
             mending: Default::default(),
+            parked: Vec::new(),
             cancel,
             drain_timeout: opened.settings.drain_timeout,
             peer_interval: opened.settings.peer_interval,
@@ -323,26 +329,16 @@ impl<S: Service> Runner<S> {
         let core = Arc::clone(core);
         tokio::spawn(
             async move {
-                let (service, [sub, pull]) = serve.run().await;
+                let (service, [sub, pull], monitors) = serve.run().await;
                 opened.sockets[Role::Sub.index()] = sub;
                 opened.sockets[Role::Pull.index()] = pull;
+                opened.parked = monitors;
                 let flush_by = core
                     .drain_deadline(opened.settings.drain_timeout)
                     .max(tokio::time::Instant::now() + CLOSE_MIN);
                 core.send_queue.flushed(flush_by).await;
                 pumps.stop().await;
-                let left = core.send_queue.close();
-                if left > 0 {
-                    for _ in 0..left {
-                        core.counters.error();
-                    }
-                    tracing::warn!(
-                        socket = "push",
-                        endpoint = core.endpoint(Role::Push).unwrap_or_default(),
-                        messages = left,
-                        "stopped with messages still queued for a puller; they were not sent"
-                    );
-                }
+                close_send_queue(&core);
                 let linger = flush_by
                     .saturating_duration_since(tokio::time::Instant::now())
                     .max(CLOSE_MIN);
@@ -467,6 +463,7 @@ impl<S: Service> Runner<S> {
                 context,
                 sockets,
                 monitors: Default::default(),
+                parked: Vec::new(),
                 zap: None,
                 settings,
             });
@@ -491,6 +488,7 @@ impl<S: Service> Runner<S> {
             context,
             sockets: Default::default(),
             monitors: Default::default(),
+            parked: Vec::new(),
             zap,
             settings,
         };
@@ -548,8 +546,11 @@ impl<S: Service> Runner<S> {
 struct Opened {
     context: zmq::Context,
     sockets: [Option<AsyncSocket>; 4],
-    /// The connection monitors of connecting SUB and PULL sockets.
+    /// The connection monitors of the PUB socket and of connecting SUB and PULL sockets,
+    /// until the service takes them.
     monitors: [Option<Monitor>; 4],
+    /// Monitors given back at the end of a run, closed after the sockets.
+    parked: Vec<Monitor>,
     zap: Option<(tokio::task::JoinHandle<AsyncSocket>, CancellationToken)>,
     settings: Settings,
 }
@@ -566,6 +567,7 @@ impl Opened {
         *lock(&core.description) = None;
         if let Some(outbox) = core.publisher.lock().await.take() {
             self.sockets[Role::Pub.index()] = Some(outbox.socket);
+            self.parked.extend(outbox.monitor);
         }
         if let Some(outbox) = core.pusher.lock().await.take() {
             self.sockets[Role::Push.index()] = Some(outbox.socket);
@@ -590,12 +592,15 @@ impl Opened {
             context,
             sockets,
             monitors,
+            parked,
             ..
         } = self;
         let closing = std::time::Instant::now();
         let _ = tokio::task::spawn_blocking(move || {
-            drop(monitors);
+            // Closing a socket stops its monitor; only then may the monitor's reader close.
             drop(sockets);
+            drop(monitors);
+            drop(parked);
             drop(zap);
             drop(context);
         })
@@ -609,6 +614,23 @@ impl Opened {
                 "closing took the whole linger: libzmq may have held messages for a slow puller (or subscriber) and dropped them; it does not say how many"
             );
         }
+    }
+}
+
+/// Closes the send queue; what it still held is counted in `errors`, one per message, and
+/// said in a warn log.
+fn close_send_queue(core: &Core) {
+    let left = core.send_queue.close();
+    if left > 0 {
+        for _ in 0..left {
+            core.counters.error();
+        }
+        tracing::warn!(
+            socket = "push",
+            endpoint = core.endpoint(Role::Push).unwrap_or_default(),
+            messages = left,
+            "stopped with messages still queued for a puller; they were not sent"
+        );
     }
 }
 
@@ -642,6 +664,8 @@ struct Serve<S: Service> {
     monitors: [Option<Monitor>; 2],
     /// The mending of `sub`'s and `pull`'s connections.
     mending: [Mending; 2],
+    /// Monitors no longer read, kept open until the sockets close.
+    parked: Vec<Monitor>,
     cancel: CancellationToken,
     drain_timeout: Duration,
     peer_interval: Duration,
@@ -650,7 +674,7 @@ struct Serve<S: Service> {
 impl<S: Service> Serve<S> {
     /// Handles messages and timers until cancelled, then shuts down; gives back the service
     /// and its receiving sockets.
-    async fn run(mut self) -> (S, [Option<AsyncSocket>; 2]) {
+    async fn run(mut self) -> (S, [Option<AsyncSocket>; 2], Vec<Monitor>) {
         let core = self.core();
         let mut timers: Vec<Interval> = S::TIMERS
             .iter()
@@ -680,8 +704,7 @@ impl<S: Service> Serve<S> {
                     Ok(0)
                 }
                 _ = sleep_until(reconnect_at), if reconnect_at.is_some() => {
-                    self.reconnect_due();
-                    Ok(0)
+                    self.mend_due(&mut msg).await
                 }
                 index = next_tick(&mut timers), if !timers.is_empty() => {
                     // A tick due at the same moment as a stop request may win the select: no
@@ -749,7 +772,11 @@ impl<S: Service> Serve<S> {
         if S::SPEC.address(Role::Pub).is_some() {
             heartbeat::beat(&core).await;
         }
-        (self.service, [self.sub, self.pull])
+        // The monitors stay open until their sockets close: libzmq would block sending events
+        // to a monitor that closed first.
+        let mut monitors = self.parked;
+        monitors.extend(self.monitors.into_iter().flatten());
+        (self.service, [self.sub, self.pull], monitors)
     }
 
     /// Handles what the receiving sockets already hold, until they are empty or `deadline`.
@@ -766,7 +793,9 @@ impl<S: Service> Serve<S> {
 
     async fn peer_changed(&mut self, peer: &str, liveness: Liveness) {
         let core = self.core();
-        tracing::info!(peer = %Untrusted::str(peer), %liveness, "peer liveness changed");
+        if core.throttles.liveness.allow() {
+            tracing::info!(peer = %Untrusted::str(peer), %liveness, "peer liveness changed");
+        }
         let limit = Limit::new(&core, &self.cancel, self.drain_timeout, None);
         let call = CatchUnwind(self.service.on_peer(peer, liveness, &self.ctx));
         match limit.bound(call).await {
@@ -781,11 +810,11 @@ impl<S: Service> Serve<S> {
         Arc::clone(self.ctx.core())
     }
 
-    /// Mends a lost connection of the connecting `role` socket: connects it again (libzmq
-    /// would not, after a protocol error such as an oversize frame), counts it in
-    /// `reconnects`, and keeps health at `warning` until the new connection is up. The first
-    /// loss after a connection that was up is mended at once; further ones before a
-    /// connection comes up again (a peer that refuses us) wait 100 ms, 200 ms, … up to 5 s.
+    /// Follows the connection of the connecting `role` socket. A lost connection is counted
+    /// in `reconnects`, logged, and keeps health at `warning` until a new one is up. libzmq
+    /// connects again by itself after most losses, and says so (a retry event) at once; after
+    /// a protocol error (such as an oversize frame) it never does, and then the service does,
+    /// once the grace for that event has passed (see [`Serve::mend_due`]).
     fn connection_changed(&mut self, role: Role, event: Result<Connection, zmq::Error>) {
         let core = self.core();
         let index = usize::from(role == Role::Pull);
@@ -797,46 +826,81 @@ impl<S: Service> Serve<S> {
         let mending = &mut self.mending[index];
         match event {
             Ok(Connection::Lost(_)) => {
-                mending.losses += 1;
+                mending.lost = true;
+                mending.due = Some(tokio::time::Instant::now() + RETRY_GRACE);
                 core.counters.reconnect();
                 core.set_condition(Condition::Disconnected, true);
-                let delay = reconnect_delay(mending.losses);
                 if core.throttles.connection.allow() {
-                    tracing::warn!(socket = %role, endpoint, ?delay, "connection lost; connecting again");
+                    tracing::warn!(socket = %role, endpoint, "connection lost; connecting again");
                 }
-                if delay.is_zero() {
-                    self.reconnect(role);
-                } else {
-                    mending.due = Some(tokio::time::Instant::now() + delay);
+            }
+            // libzmq is connecting again by itself.
+            Ok(Connection::Retrying) => {
+                if mending.lost {
+                    mending.due = None;
                 }
             }
             Ok(Connection::Opened(_)) => {}
             Ok(Connection::Up) => {
-                let was_lost = mending.losses > 0;
+                let was_lost = mending.lost;
                 *mending = Mending::default();
                 if was_lost {
                     tracing::info!(socket = %role, endpoint, "connected again");
                 }
-                if self.mending.iter().all(|m| m.losses == 0) {
+                if self.mending.iter().all(|m| !m.lost) {
                     core.set_condition(Condition::Disconnected, false);
                 }
             }
+            // A receive interrupted by a signal: the next one goes on.
+            Err(zmq::Error::EINTR) => {}
             Err(e) => {
-                self.monitors[index] = None;
+                // Keep the monitor's socket open (libzmq would block sending it events if it
+                // closed), but stop reading it.
+                if let Some(monitor) = self.monitors[index].take() {
+                    self.parked.push(monitor);
+                }
                 tracing::warn!(socket = %role, endpoint, error = %e, "cannot watch the connection any more; a dropped connection may stay dropped");
             }
         }
     }
 
-    /// Connects again the receiving sockets whose reconnection is due.
-    fn reconnect_due(&mut self) {
+    /// Connects again the receiving sockets whose loss libzmq left alone, after handling what
+    /// they had already received (connecting again drops the old connection's queue). The
+    /// first time at once; again before a connection came up (a peer that refuses us) after
+    /// 100 ms, 200 ms, … up to 5 s.
+    async fn mend_due(&mut self, msg: &mut zmq::Message) -> Result<usize, (Role, zmq::Error)> {
         let now = tokio::time::Instant::now();
+        let mut handled = 0;
         for (index, role) in [Role::Sub, Role::Pull].into_iter().enumerate() {
-            if self.mending[index].due.is_some_and(|due| due <= now) {
-                self.mending[index].due = None;
-                self.reconnect(role);
+            let mending = &mut self.mending[index];
+            if mending.due.is_none_or(|due| due > now) {
+                continue;
             }
+            if !mending.waited {
+                // The grace has passed without libzmq retrying: mend it, after the backoff.
+                mending.attempts += 1;
+                let delay = reconnect_delay(mending.attempts);
+                mending.waited = true;
+                if !delay.is_zero() {
+                    mending.due = Some(now + delay);
+                    continue;
+                }
+            }
+            mending.due = None;
+            mending.waited = false;
+            loop {
+                match self.drain(role, msg, None).await {
+                    Ok(0) => break,
+                    Ok(n) => handled += n,
+                    Err(e) => return Err((role, e)),
+                }
+                if self.cancel.is_cancelled() {
+                    return Ok(handled);
+                }
+            }
+            self.reconnect(role);
         }
+        Ok(handled)
     }
 
     fn reconnect(&self, role: Role) {
@@ -942,7 +1006,10 @@ impl<S: Service> Serve<S> {
                     let call = CatchUnwind(self.service.dispatch_topic(topic, payload, &self.ctx));
                     match limit.bound(call).await {
                         Some(result) => report(&core, topic, Some(payload), result),
-                        None => limit.cancelled(&format!("topic {}", Untrusted::str(topic))),
+                        None => limit.cancelled(&format!(
+                            "topic {}",
+                            wire::clipped(topic.as_bytes(), TOPIC_SHOWN)
+                        )),
                     }
                 }
                 Err(e) => {
@@ -962,14 +1029,20 @@ impl<S: Service> Serve<S> {
             Ok(heartbeat) => match self.core().peers.heard(&heartbeat) {
                 Ok(Some(change)) => self.peer_changed(&heartbeat.service, change).await,
                 Ok(None) => {}
-                Err(TableFull) => {
+                Err(refused) => {
                     let core = self.core();
                     core.counters.error();
                     if core.throttles.bad_input.allow() {
+                        let reason = match refused {
+                            Refused::TableFull => "liveness table full of live peers",
+                            Refused::NameTooLong => "peer name too long",
+                        };
+                        let name = wire::preview(heartbeat.service.as_bytes());
                         tracing::warn!(
-                            peer = %Untrusted::str(&heartbeat.service),
-                            max = crate::liveness::MAX_PEERS,
-                            "liveness table full of live peers; heartbeat of a new peer ignored"
+                            peer = %name,
+                            max_peers = crate::liveness::MAX_PEERS,
+                            max_name = crate::liveness::MAX_PEER_NAME,
+                            "{reason}; heartbeat ignored"
                         );
                     }
                 }
@@ -980,7 +1053,7 @@ impl<S: Service> Serve<S> {
                 if !core.throttles.bad_input.allow() {
                     return;
                 }
-                tracing::warn!(topic = %Untrusted::str(topic), error = %Untrusted::str(&e.to_string()), preview = %wire::preview(payload.as_bytes()), "not a heartbeat on a watched topic");
+                tracing::warn!(topic = %Untrusted::str(topic), error = %wire::clipped(e.to_string().as_bytes(), ERROR_SHOWN), preview = %wire::preview(payload.as_bytes()), "not a heartbeat on a watched topic");
             }
         }
     }
@@ -1040,7 +1113,7 @@ fn report(core: &Core, what: &str, payload: Option<&str>, result: Result<Dispatc
     let error = match result {
         Ok(Ok(Handled::Yes)) => return,
         Ok(Ok(Handled::NoHandler)) => {
-            tracing::debug!(topic = %Untrusted::str(what), "no handler");
+            tracing::debug!(topic = %wire::clipped(what.as_bytes(), TOPIC_SHOWN), "no handler");
             return;
         }
         Ok(Err(HandlerError::Decode(e))) => format!("cannot decode message: {e}"),
@@ -1054,22 +1127,32 @@ fn report(core: &Core, what: &str, payload: Option<&str>, result: Result<Dispatc
     let preview = payload
         .map(|p| wire::preview(p.as_bytes()))
         .unwrap_or_default();
-    tracing::warn!(topic = %Untrusted::str(what), error = %Untrusted::str(&error), %preview, "message not handled");
+    let topic = wire::clipped(what.as_bytes(), TOPIC_SHOWN);
+    let error = wire::clipped(error.as_bytes(), ERROR_SHOWN);
+    tracing::warn!(%topic, %error, %preview, "message not handled");
 }
+
+/// How long after a lost connection libzmq has to say it is connecting again before the
+/// service does. libzmq says so from the same thread, right after the loss.
+const RETRY_GRACE: Duration = Duration::from_millis(100);
 
 /// The mending of one connecting socket's connection.
 #[derive(Debug, Default, Clone, Copy)]
 struct Mending {
-    /// Connections lost since the last one that came up (0 while connected).
-    losses: u32,
-    /// When to connect again, while waiting to.
+    /// Whether the connection was lost and none came up since.
+    lost: bool,
+    /// When to look at it again: the end of the grace, or of the backoff.
     due: Option<tokio::time::Instant>,
+    /// Whether the grace has passed, so the next due time connects.
+    waited: bool,
+    /// How many times the service connected again since a connection last came up.
+    attempts: u32,
 }
 
-/// How long to wait before connecting again after the `losses`-th loss in a row: not at all
-/// after the first, then 100 ms, doubling, at most 5 s.
-fn reconnect_delay(losses: u32) -> Duration {
-    match losses {
+/// How long to wait before the service's `attempts`-th connection in a row: not at all for
+/// the first, then 100 ms, doubling, at most 5 s.
+fn reconnect_delay(attempts: u32) -> Duration {
+    match attempts {
         0 | 1 => Duration::ZERO,
         n => Duration::from_millis(100)
             .saturating_mul(1 << (n - 2).min(16))

@@ -148,6 +148,21 @@ impl Overrides {
             .or(file.and_then(|f| f.max_subscriptions))
             .unwrap_or(spec.max_subscriptions),
         };
+        if send_queue == 0 {
+            return Err(config_error(
+                "`send_queue` must be at least 1 message".to_owned(),
+            ));
+        }
+        if max_subscriptions == 0 {
+            return Err(config_error(
+                "`max_subscriptions` must be at least 1".to_owned(),
+            ));
+        }
+        if max_subscription_size < 1 {
+            return Err(config_error(
+                "`max_subscription_size` must be at least 1 byte".to_owned(),
+            ));
+        }
         let zmtp_heartbeat = self
             .zmtp_heartbeat
             .or(file.and_then(|f| f.zmtp_heartbeat))
@@ -315,6 +330,38 @@ mod tests {
             panic!("a bad network must be an error");
         };
         assert!(error.to_string().contains("allow"), "{error}");
+    }
+
+    #[test]
+    fn limits_below_one_are_errors() {
+        for (overrides, key) in [
+            (
+                Overrides {
+                    send_queue: Some(0),
+                    ..Overrides::default()
+                },
+                "send_queue",
+            ),
+            (
+                Overrides {
+                    max_subscriptions: Some(0),
+                    ..Overrides::default()
+                },
+                "max_subscriptions",
+            ),
+            (
+                Overrides {
+                    max_subscription_size: Some(-1),
+                    ..Overrides::default()
+                },
+                "max_subscription_size",
+            ),
+        ] {
+            let Err(error) = overrides.resolve(&SPEC, "SettingsLimits") else {
+                panic!("{key} below 1 must be an error");
+            };
+            assert!(error.to_string().contains(key), "{error}");
+        }
     }
 
     #[test]

@@ -153,9 +153,13 @@ impl fmt::Display for StatsSnapshot {
         if self.reconnects > 0 {
             write!(f, " reconnects={}", self.reconnects)?;
         }
-        for (name, peer) in &self.peers {
+        const SHOWN: usize = 16;
+        for (name, peer) in self.peers.iter().take(SHOWN) {
             let name = crate::Untrusted::str(name);
             write!(f, " peer {name}={}", peer.liveness)?;
+        }
+        if self.peers.len() > SHOWN {
+            write!(f, " (+{} more peers)", self.peers.len() - SHOWN)?;
         }
         Ok(())
     }

@@ -25,6 +25,9 @@ struct Holder {
     subscriptions: usize,
     /// The peer's address, as libzmq gives it, for logs.
     peer: String,
+    /// The connection's remote address when it was opened: a disconnection checks that the
+    /// descriptor is still that connection.
+    address: Option<socket2::SockAddr>,
 }
 
 /// A connection that went over the budget and was disconnected.
@@ -48,10 +51,19 @@ impl Budget {
         self.max
     }
 
+    /// Whether a connection is open on `fd`, as far as the monitor said.
+    pub(crate) fn knows(&self, fd: RawFd) -> bool {
+        self.connections.contains_key(&fd)
+    }
+
     /// A connection was opened on `fd`: whatever an earlier one on that descriptor held is gone.
     pub(crate) fn opened(&mut self, fd: RawFd) {
         self.closed(fd);
-        self.connections.insert(fd, Holder::default());
+        let holder = Holder {
+            address: peer_of(fd),
+            ..Holder::default()
+        };
+        self.connections.insert(fd, holder);
     }
 
     /// The connection on `fd` closed; libzmq freed its subscriptions.
@@ -62,9 +74,11 @@ impl Budget {
     }
 
     /// The connection on `fd` (from `peer`) subscribed. If the total is then over the
-    /// budget, the connection holding the most is disconnected and returned.
+    /// budget, the connection holding the most is disconnected and returned. A descriptor
+    /// not open as far as the monitor said (a subscription read after its connection closed)
+    /// is charged nothing: libzmq freed what that connection held.
     pub(crate) fn subscribed(&mut self, fd: RawFd, peer: &str) -> Option<Evicted> {
-        let holder = self.connections.entry(fd).or_default();
+        let holder = self.connections.get_mut(&fd)?;
         if holder.peer.is_empty() {
             holder.peer = peer.to_owned();
         }
@@ -79,7 +93,9 @@ impl Budget {
             .max_by_key(|(_, holder)| holder.subscriptions)?;
         let holder = self.connections.remove(&fd)?;
         self.total -= holder.subscriptions;
-        disconnect(fd, &holder.peer);
+        if let Some(address) = &holder.address {
+            disconnect(fd, address);
+        }
         Some(Evicted {
             peer: holder.peer,
             subscriptions: holder.subscriptions,
@@ -87,12 +103,10 @@ impl Budget {
     }
 }
 
-/// Shuts the connection on `fd` down, if `fd` is still a socket connected to `peer`; libzmq
-/// then sees it close and frees everything it held for it.
-fn disconnect(fd: RawFd, peer: &str) {
+/// The remote address of the socket `fd`, if it is a connected socket.
+fn peer_of(fd: RawFd) -> Option<socket2::SockAddr> {
     // SAFETY: `getpeername` writes at most `len` bytes of address into the storage that
-    // `try_init` provides. Any descriptor number may be passed: libzmq's may have been
-    // closed (the call then fails) or reused (the peer check below then fails) meanwhile.
+    // `try_init` provides. Any descriptor number may be passed (a closed one fails).
     let address = unsafe {
         socket2::SockAddr::try_init(|storage, len| {
             match libc::getpeername(fd, storage.cast(), len) {
@@ -101,28 +115,28 @@ fn disconnect(fd: RawFd, peer: &str) {
             }
         })
     };
-    let same_peer = match address {
-        Ok(((), address)) => match address.as_socket() {
-            Some(address) => address.ip().to_string() == peer,
-            // A local (ipc) connection, whose libzmq address is the peer's credentials.
-            None => address.is_unix(),
-        },
-        Err(_) => false,
-    };
-    if same_peer {
-        // Connecting a TCP socket to `AF_UNSPEC` dissolves its connection at once: what the
-        // peer sent and libzmq has not read yet is discarded (a shutdown alone would still let
-        // libzmq read it all, subscriptions included), the peer gets a reset, and libzmq's
-        // next read fails. A local (ipc) socket refuses that; it is shut down instead.
-        // SAFETY: `unspecified` is a valid `sockaddr` of the size passed; the calls take a
-        // descriptor number and touch no other memory.
-        unsafe {
-            let mut unspecified: libc::sockaddr = std::mem::zeroed();
-            unspecified.sa_family = libc::AF_UNSPEC as libc::sa_family_t;
-            let size = std::mem::size_of::<libc::sockaddr>() as libc::socklen_t;
-            if libc::connect(fd, &unspecified, size) != 0 {
-                libc::shutdown(fd, libc::SHUT_RDWR);
-            }
+    address.ok().map(|((), address)| address)
+}
+
+/// Dissolves the connection on `fd`, if `fd` is still the socket connected to `address`
+/// (libzmq may have closed it, and the number been reused, meanwhile); libzmq then sees it
+/// fail and frees everything it held for it.
+fn disconnect(fd: RawFd, address: &socket2::SockAddr) {
+    if peer_of(fd).as_ref() != Some(address) {
+        return;
+    }
+    // Connecting a TCP socket to `AF_UNSPEC` dissolves its connection at once: what the
+    // peer sent and libzmq has not read yet is discarded (a shutdown alone would still let
+    // libzmq read it all, subscriptions included), the peer gets a reset, and libzmq's next
+    // read fails. A local (ipc) socket refuses that; it is shut down instead.
+    // SAFETY: `unspecified` is a valid `sockaddr` of the size passed; the calls take a
+    // descriptor number and touch no other memory.
+    unsafe {
+        let mut unspecified: libc::sockaddr = std::mem::zeroed();
+        unspecified.sa_family = libc::AF_UNSPEC as libc::sa_family_t;
+        let size = std::mem::size_of::<libc::sockaddr>() as libc::socklen_t;
+        if libc::connect(fd, &unspecified, size) != 0 {
+            libc::shutdown(fd, libc::SHUT_RDWR);
         }
     }
 }

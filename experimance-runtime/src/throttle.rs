@@ -83,6 +83,8 @@ pub(crate) struct Throttles {
     pub(crate) refused: Throttle,
     /// Connections lost and made again.
     pub(crate) connection: Throttle,
+    /// Changes of a watched peer's liveness (a peer can flip its own at will).
+    pub(crate) liveness: Throttle,
 }
 
 impl Throttles {
@@ -91,6 +93,7 @@ impl Throttles {
             bad_input: Throttle::new("bad input"),
             refused: Throttle::new("refused connection"),
             connection: Throttle::new("lost connection"),
+            liveness: Throttle::new("peer liveness change"),
         }
     }
 
@@ -99,6 +102,7 @@ impl Throttles {
         self.bad_input.flush();
         self.refused.flush();
         self.connection.flush();
+        self.liveness.flush();
     }
 }
 

@@ -274,13 +274,19 @@ impl<'de: 'a, 'a> Deserialize<'de> for TypeValue<'a> {
 /// assert_eq!(preview(&[b'x'; 100]).chars().count(), 81);
 /// ```
 pub fn preview(bytes: &[u8]) -> String {
-    const MAX: usize = 80;
+    clipped(bytes, 80)
+}
+
+/// At most `max` characters of `bytes` (an invalid byte counts as one), escaped as
+/// [`Untrusted`](crate::Untrusted) does, with `…` when there is more: for any text a peer
+/// controls, whose length a log line must not take from the peer.
+pub(crate) fn clipped(bytes: &[u8], max: usize) -> String {
     let mut taken = 0;
     let mut end = 0;
-    'count: for chunk in bytes[..bytes.len().min(MAX * 4)].utf8_chunks() {
+    'count: for chunk in bytes[..bytes.len().min(max.saturating_mul(4))].utf8_chunks() {
         let sizes = chunk.valid().chars().map(char::len_utf8);
         for size in sizes.chain(chunk.invalid().iter().map(|_| 1)) {
-            if taken == MAX {
+            if taken == max {
                 break 'count;
             }
             taken += 1;

@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use experimance_runtime::{Role, ServiceDescription, DESCRIPTION_TOPIC};
+use experimance_runtime::{Role, ServiceDescription, Untrusted, DESCRIPTION_TOPIC};
 
 use crate::cli::DescribeArgs;
 use crate::ctx::{Ctx, Out, TICK};
@@ -102,7 +102,11 @@ pub fn run(ctx: &Ctx, args: DescribeArgs) -> Result<()> {
                 all => json::render(&all, pretty)?,
             };
             Out::create(path)?.line(&text)?;
-            let names: Vec<&str> = asked.iter().map(|a| a.name.as_str()).collect();
+            // Names come from peers: escaped, they cannot steer the terminal.
+            let names: Vec<String> = asked
+                .iter()
+                .map(|a| Untrusted::str(&a.name).to_string())
+                .collect();
             ctx.info(format!(
                 "describe: wrote {} into `{path}`",
                 names.join(", ")
@@ -160,7 +164,7 @@ fn timeout(asked: &[Asked], args: &DescribeArgs) -> CliError {
     let answered: Vec<String> = asked
         .iter()
         .filter(|a| a.answer.is_some())
-        .map(|a| format!("`{}` ({})", a.spec, a.name))
+        .map(|a| format!("`{}` ({})", a.spec, Untrusted::str(&a.name)))
         .collect();
     let mut message = format!(
         "no description from {} within {:.1}s (is it the PUB socket of a running service \
