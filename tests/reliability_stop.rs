@@ -174,6 +174,7 @@ async fn child_stopper() {
                 .run()
                 .await
         }
+        "slow_start" => Runner::new(SlowStart).run().await,
         "hangup" => {
             Runner::new(HangupChild)
                 .with_address(Role::Pub, ANY_PORT)
@@ -381,6 +382,40 @@ async fn no_timer_call_starts_after_a_stop_was_asked() {
             "a timer call started after the stop was asked (run {run})"
         );
     }
+}
+
+/// Its `#[on_start]` says `STARTING` and then awaits an hour-long sleep.
+#[service(name = "SlowStart", stats_interval = "off")]
+struct SlowStart;
+
+#[handlers]
+impl SlowStart {
+    #[on_start]
+    async fn start(&mut self) {
+        say("STARTING");
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+}
+
+/// A process whose `#[on_start]` never ends is sent SIGTERM, which it notes (it will stop as
+/// soon as the start ends), then SIGTERM again: it exits at once with status 130, as a
+/// second signal does once running. Signals used to be ignored until the start ended, so
+/// nothing but SIGKILL ended such a process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_ends_a_start_that_never_ends() {
+    let mut child = spawn_logging_child("child_stopper", "slow_start", &[]);
+    child.line("STARTING").await;
+    child.signal("TERM");
+    child.line("stopping once started").await;
+    child.signal("TERM");
+    let (status, lines) = child.wait().await;
+    assert_eq!(status.code(), Some(130), "exit status; printed {lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("second signal: exiting at once")),
+        "{lines:#?}"
+    );
 }
 
 /// SIGHUP (a closed terminal) stops a service as gracefully as SIGTERM: a last heartbeat
