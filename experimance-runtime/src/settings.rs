@@ -118,36 +118,45 @@ impl Overrides {
             file.and_then(|f| f.drain_timeout),
             spec.drain_timeout,
         );
-        let send_queue = match self.send_queue {
-            Some(n) => n,
-            None => env_parsed(name, "SEND_QUEUE", |t| {
-                t.parse::<usize>().map_err(|e| e.to_string())
-            })?
-            .or(file.and_then(|f| f.send_queue))
-            .unwrap_or(spec.send_queue),
+        let number = |t: &str| {
+            t.parse()
+                .map_err(|e: std::num::ParseIntError| e.to_string())
         };
-        let send_timeout = match self.send_timeout {
-            Some(d) => d,
-            None => env_parsed(name, "SEND_TIMEOUT", crate::config::parse_duration)?
-                .or(file.and_then(|f| f.send_timeout))
-                .unwrap_or(spec.send_timeout),
-        };
-        let max_subscription_size = match self.max_subscription_size {
-            Some(n) => n,
-            None => env_parsed(name, "MAX_SUBSCRIPTION_SIZE", |t| {
-                t.parse::<i64>().map_err(|e| e.to_string())
-            })?
-            .or(file.and_then(|f| f.max_subscription_size))
-            .unwrap_or(spec.max_subscription_size),
-        };
-        let max_subscriptions = match self.max_subscriptions {
-            Some(n) => n,
-            None => env_parsed(name, "MAX_SUBSCRIPTIONS", |t| {
-                t.parse::<usize>().map_err(|e| e.to_string())
-            })?
-            .or(file.and_then(|f| f.max_subscriptions))
-            .unwrap_or(spec.max_subscriptions),
-        };
+        let send_queue = key(
+            self.send_queue,
+            name,
+            "SEND_QUEUE",
+            number,
+            file.and_then(|f| f.send_queue),
+            spec.send_queue,
+        )?;
+        let send_timeout = key(
+            self.send_timeout,
+            name,
+            "SEND_TIMEOUT",
+            crate::config::parse_duration,
+            file.and_then(|f| f.send_timeout),
+            spec.send_timeout,
+        )?;
+        let max_subscription_size = key(
+            self.max_subscription_size,
+            name,
+            "MAX_SUBSCRIPTION_SIZE",
+            |t| {
+                t.parse()
+                    .map_err(|e: std::num::ParseIntError| e.to_string())
+            },
+            file.and_then(|f| f.max_subscription_size),
+            spec.max_subscription_size,
+        )?;
+        let max_subscriptions = key(
+            self.max_subscriptions,
+            name,
+            "MAX_SUBSCRIPTIONS",
+            number,
+            file.and_then(|f| f.max_subscriptions),
+            spec.max_subscriptions,
+        )?;
         if send_queue == 0 {
             return Err(config_error(
                 "`send_queue` must be at least 1 message".to_owned(),
@@ -213,6 +222,22 @@ fn address(
         .or_else(|| env(name, &role.to_string()))
         .or_else(|| file.and_then(|f| f.address(role.index()).cloned()))
         .or_else(|| Some(declared.to_owned()))
+}
+
+/// One key: the program's value, else `EXPERIMANCE_<NAME>_<KEY>` read with `parse`, else the
+/// file's, else the attribute's.
+fn key<T>(
+    program: Option<T>,
+    name: &str,
+    env_key: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+    file: Option<T>,
+    spec: T,
+) -> Result<T, Error> {
+    match program {
+        Some(value) => Ok(value),
+        None => Ok(env_parsed(name, env_key, parse)?.or(file).unwrap_or(spec)),
+    }
 }
 
 /// `EXPERIMANCE_<NAME>_<KEY>` read with `parse`; a value that does not parse is an error
@@ -330,6 +355,25 @@ mod tests {
             panic!("a bad network must be an error");
         };
         assert!(error.to_string().contains("allow"), "{error}");
+    }
+
+    #[test]
+    fn send_keys_come_from_the_environment_and_bad_values_name_the_variable() {
+        std::env::set_var("EXPERIMANCE_SETTINGSSEND_SEND_QUEUE", "7");
+        std::env::set_var("EXPERIMANCE_SETTINGSSEND_SEND_TIMEOUT", "250ms");
+        let settings = Overrides::default().resolve(&SPEC, "SettingsSend").unwrap();
+        assert_eq!(settings.send_queue, 7);
+        assert_eq!(settings.send_timeout, Duration::from_millis(250));
+        std::env::set_var("EXPERIMANCE_SETTINGSBADSEND_MAX_SUBSCRIPTIONS", "lots");
+        let Err(error) = Overrides::default().resolve(&SPEC, "SettingsBadSend") else {
+            panic!("a bad value must be an error");
+        };
+        assert!(
+            error
+                .to_string()
+                .contains("EXPERIMANCE_SETTINGSBADSEND_MAX_SUBSCRIPTIONS"),
+            "{error}"
+        );
     }
 
     #[test]
