@@ -9,12 +9,10 @@
 
 mod reliability_support;
 
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use experimance::{handlers, service, Context, Error, Role, Runner, State, Status};
+use reliability_support::capture::{capture, logs};
 use reliability_support::{next, Raw, ANY_PORT, HANDSHAKE_FAILED, SAFETY};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -25,79 +23,6 @@ const USER: &str = "installation";
 const PASSWORD: &str = "pw-7f3a9c-right";
 const WRONG: &str = "pw-51e0d2-wrong";
 const ATTRIBUTE_PASSWORD: &str = "pw-0b8e44-attribute";
-
-// ---------------------------------------------------------------------------------------------
-// Log capture: a minimal `tracing` subscriber that keeps every event and span as text
-// ---------------------------------------------------------------------------------------------
-
-static LOGS: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-struct Capture {
-    next_span: AtomicU64,
-}
-
-struct Fields(String);
-
-impl tracing::field::Visit for Fields {
-    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        let _ = write!(self.0, " {}={}", field.name(), value);
-    }
-
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        let _ = write!(self.0, " {}={:?}", field.name(), value);
-    }
-}
-
-fn keep(line: String) {
-    LOGS.lock().unwrap_or_else(|e| e.into_inner()).push(line);
-}
-
-impl tracing::Subscriber for Capture {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-
-    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        let mut fields = Fields(format!("span {}", span.metadata().name()));
-        span.record(&mut fields);
-        keep(fields.0);
-        tracing::span::Id::from_u64(self.next_span.fetch_add(1, Ordering::Relaxed))
-    }
-
-    fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
-        let mut fields = Fields("record".to_owned());
-        values.record(&mut fields);
-        keep(fields.0);
-    }
-
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-
-    fn event(&self, event: &tracing::Event<'_>) {
-        let meta = event.metadata();
-        let mut fields = Fields(format!("{} {}", meta.level(), meta.target()));
-        event.record(&mut fields);
-        keep(fields.0);
-    }
-
-    fn enter(&self, _: &tracing::span::Id) {}
-
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
-/// Installs the capture for this test binary (once).
-fn capture() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        tracing::subscriber::set_global_default(Capture {
-            next_span: AtomicU64::new(1),
-        })
-        .expect("install the log capture");
-    });
-}
-
-fn logs() -> Vec<String> {
-    LOGS.lock().unwrap_or_else(|e| e.into_inner()).clone()
-}
 
 /// No secret in any log line of this binary so far (every test's).
 fn assert_no_secrets() {

@@ -24,15 +24,15 @@
 mod reliability_support;
 
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use experimance::{handlers, service, Context, Error, Role, Runner, Status};
+use reliability_support::capture::{capture, logged};
 use reliability_support::{
     child, child_mode, child_stdin, next, port_of, say, spawn_child, status_kib, until, Kid, Raw,
     ANY_PORT, CHILD_ENV, SAFETY,
@@ -40,80 +40,6 @@ use reliability_support::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
-
-// ---------------------------------------------------------------------------------------------
-// Log capture in this process: a minimal `tracing` subscriber that keeps every event as text
-// (the log format itself is checked in a child process, with the real formatter)
-// ---------------------------------------------------------------------------------------------
-
-static LOGS: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-struct Capture {
-    next_span: AtomicU64,
-}
-
-struct Fields(String);
-
-impl tracing::field::Visit for Fields {
-    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        let _ = write!(self.0, " {}={}", field.name(), value);
-    }
-
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            let _ = write!(self.0, " {value:?}");
-        } else {
-            let _ = write!(self.0, " {}={:?}", field.name(), value);
-        }
-    }
-}
-
-impl tracing::Subscriber for Capture {
-    fn enabled(&self, meta: &tracing::Metadata<'_>) -> bool {
-        *meta.level() <= tracing::Level::INFO
-    }
-
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(self.next_span.fetch_add(1, Ordering::Relaxed))
-    }
-
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-
-    fn event(&self, event: &tracing::Event<'_>) {
-        let mut fields = Fields(event.metadata().level().to_string());
-        event.record(&mut fields);
-        LOGS.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(fields.0);
-    }
-
-    fn enter(&self, _: &tracing::span::Id) {}
-
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
-/// Installs the capture for this test binary (once).
-fn capture() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        tracing::subscriber::set_global_default(Capture {
-            next_span: AtomicU64::new(1),
-        })
-        .expect("install the log capture");
-    });
-}
-
-/// The captured lines that contain every one of `parts`.
-fn logged(parts: &[&str]) -> Vec<String> {
-    LOGS.lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .filter(|line| parts.iter().all(|p| line.contains(p)))
-        .cloned()
-        .collect()
-}
 
 // ---------------------------------------------------------------------------------------------
 // Raw ZMTP 3.0 over TCP: a subscriber that is nothing but bytes

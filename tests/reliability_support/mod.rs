@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+#[path = "../common/capture.rs"]
+pub mod capture;
 #[path = "../common/child.rs"]
 pub mod child;
 #[path = "../common/raw.rs"]
