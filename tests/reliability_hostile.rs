@@ -882,17 +882,24 @@ fn tick_number(frame: &[u8]) -> u64 {
 const SUBSCRIPTION_BOUND_KIB: u64 = 64 * 1024;
 
 /// Does the ZMTP handshake with the publisher at `port`, sends one 16 MiB subscription
-/// (`0x01` and 16 MiB of `fill`) as one message, and returns how the publisher dropped the
-/// connection; panics if it did not within `SAFETY`.
-fn subscription_bomb(port: u16, fill: u8) -> String {
+/// (`0x01` and 16 MiB of a letter that differs by `round`) as one message, and returns how
+/// the publisher dropped the connection; panics if it did not within `SAFETY`.
+fn subscription_bomb(port: u16, round: u8) -> String {
     let mut stream = zmtp_sub(port);
-    let mut body = vec![fill; 16 * 1024 * 1024 + 1];
+    let mut body = vec![b'a' + round; 16 * 1024 * 1024 + 1];
     body[0] = 1;
     let wrote = stream.write_all(&zmtp_message(&body));
     drop(body);
+    let how = dropped(&mut stream, "a 16 MiB subscription");
+    format!("{how} (write: {wrote:?})")
+}
+
+/// How the publisher dropped the subscriber on `stream` (`closed` or `reset`); panics if it
+/// sent it anything, or kept it for `SAFETY`, after `what` it sent.
+fn dropped(stream: &mut TcpStream, what: &str) -> &'static str {
     let mut buf = [0u8; 64];
     match stream.read(&mut buf) {
-        Ok(0) => format!("closed (write: {wrote:?})"),
+        Ok(0) => "closed",
         Ok(n) => panic!(
             "the publisher sent {:?} to a subscriber it should drop",
             &buf[..n]
@@ -903,25 +910,19 @@ fn subscription_bomb(port: u16, fill: u8) -> String {
                 ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe
             ) =>
         {
-            format!("reset (write: {wrote:?})")
+            "reset"
         }
         Err(e) => panic!(
-            "the publisher did not drop a subscriber that sent a 16 MiB subscription within \
-             {SAFETY:?}: {e} (write: {wrote:?})"
+            "the publisher did not drop a subscriber that sent {what} within {SAFETY:?}: {e}"
         ),
     }
 }
 
-/// A service with a bound PUB publishing a tick every 10 ms (in a child process) is sent a
-/// 16 MiB subscription four times, each by a raw ZMTP peer over TCP. libzmq refuses each
-/// while reading its header (`max_subscription_size`, a few hundred bytes by default) and
-/// drops the peer, so the publisher's peak resident memory stays within 64 MiB of where it
-/// started; a well-behaved raw SUB receives ticks published after each drop. A publisher
-/// that buffered the subscriptions (or built them into its subscription trie, a node per
-/// byte) would grow by far more than 64 MiB, and one that did not drop the peer would fail
-/// the drop check.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_16_mib_subscription_is_refused_without_buffering_and_others_keep_receiving() {
+/// Runs `attack` (against the port, with the round number) four times against a ticking
+/// publisher in a child process: after each, a well-behaved raw SUB receives a tick published
+/// after it, in order; at the end the publisher's peak resident memory is within
+/// [`SUBSCRIPTION_BOUND_KIB`] of where it started, and it stops cleanly.
+async fn publisher_bounded_under(what: &str, attack: fn(u16, u8) -> String) {
     let mut kid = spawn_child("child_publisher", "ticking", &[]);
     let endpoint = kid.line("ENDPOINT").await;
     let port = port_of(&endpoint);
@@ -930,9 +931,9 @@ async fn a_16_mib_subscription_is_refused_without_buffering_and_others_keep_rece
     let before = measure(&mut kid).await;
 
     for round in 0..4u8 {
-        let how = tokio::task::spawn_blocking(move || subscription_bomb(port, b'a' + round))
+        let how = tokio::task::spawn_blocking(move || attack(port, round))
             .await
-            .expect("bomb task");
+            .expect("attack task");
         // A tick published after the drop reaches the well-behaved subscriber.
         let published = measure(&mut kid).await.ticks;
         loop {
@@ -943,7 +944,7 @@ async fn a_16_mib_subscription_is_refused_without_buffering_and_others_keep_rece
                 break;
             }
         }
-        eprintln!("16 MiB subscription {round}: {how}; tick {last} received after it");
+        eprintln!("{what} {round}: {how}; tick {last} received after it");
     }
 
     let after = measure(&mut kid).await;
@@ -957,6 +958,19 @@ async fn a_16_mib_subscription_is_refused_without_buffering_and_others_keep_rece
         after.hwm_kib - before.rss_kib
     );
     stop_publisher(kid).await;
+}
+
+/// A service with a bound PUB publishing a tick every 10 ms (in a child process) is sent a
+/// 16 MiB subscription four times, each by a raw ZMTP peer over TCP. libzmq refuses each
+/// while reading its header (`max_subscription_size`, a few hundred bytes by default) and
+/// drops the peer, so the publisher's peak resident memory stays within 64 MiB of where it
+/// started; a well-behaved raw SUB receives ticks published after each drop. A publisher
+/// that buffered the subscriptions (or built them into its subscription trie, a node per
+/// byte) would grow by far more than 64 MiB, and one that did not drop the peer would fail
+/// the drop check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_16_mib_subscription_is_refused_without_buffering_and_others_keep_receiving() {
+    publisher_bounded_under("16 MiB subscription", subscription_bomb).await;
 }
 
 /// Does the ZMTP handshake with the publisher at `port` and sends up to `count` distinct
@@ -975,21 +989,8 @@ fn subscription_flood(port: u16, round: u8, count: u32) -> String {
             batch.clear();
         }
     }
-    let mut buf = [0u8; 64];
-    match stream.read(&mut buf) {
-        Ok(0) => format!("closed after all {count}"),
-        Ok(n) => panic!(
-            "the publisher sent {:?} to a subscriber it should drop",
-            &buf[..n]
-        ),
-        Err(e) if e.kind() != ErrorKind::WouldBlock && e.kind() != ErrorKind::TimedOut => {
-            format!("reset after all {count}: {e}")
-        }
-        Err(e) => panic!(
-            "the publisher kept a subscriber that sent {count} distinct subscriptions for \
-             {SAFETY:?}: {e}"
-        ),
-    }
+    let how = dropped(&mut stream, &format!("{count} distinct subscriptions"));
+    format!("{how} after all {count}")
 }
 
 /// The same publisher is sent 200,000 distinct subscriptions, four times, each by a raw ZMTP
@@ -1001,40 +1002,10 @@ fn subscription_flood(port: u16, round: u8, count: u32) -> String {
 /// was measured: 800,000 of them are gigabytes), and nothing drops the flooding peer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_distinct_subscriptions_is_cut_off_at_the_budget() {
-    let mut kid = spawn_child("child_publisher", "ticking", &[]);
-    let endpoint = kid.line("ENDPOINT").await;
-    let port = port_of(&endpoint);
-    let mut good = Raw::sub(&endpoint, &["tick"]);
-    let mut last = tick_number(&good.recv().await);
-    let before = measure(&mut kid).await;
-
-    for round in 0..4u8 {
-        let how = tokio::task::spawn_blocking(move || subscription_flood(port, round, 200_000))
-            .await
-            .expect("flood task");
-        let published = measure(&mut kid).await.ticks;
-        loop {
-            let n = tick_number(&good.recv().await);
-            assert!(n > last, "ticks arrive in order: {n} after {last}");
-            last = n;
-            if n > published {
-                break;
-            }
-        }
-        eprintln!("subscription flood {round}: {how}; tick {last} received after it");
-    }
-
-    let after = measure(&mut kid).await;
-    eprintln!(
-        "publisher VmRSS {} KiB before, {} KiB after, VmHWM {} KiB",
-        before.rss_kib, after.rss_kib, after.hwm_kib
-    );
-    assert!(
-        after.hwm_kib.saturating_sub(before.rss_kib) < SUBSCRIPTION_BOUND_KIB,
-        "the publisher's peak resident memory grew by {} KiB (bound {SUBSCRIPTION_BOUND_KIB} KiB)",
-        after.hwm_kib - before.rss_kib
-    );
-    stop_publisher(kid).await;
+    publisher_bounded_under("subscription flood", |port, round| {
+        subscription_flood(port, round, 200_000)
+    })
+    .await;
 }
 
 // ---------------------------------------------------------------------------------------------
