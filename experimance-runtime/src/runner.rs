@@ -645,9 +645,7 @@ impl Opened {
 fn close_send_queue(core: &Core) {
     let left = core.send_queue.close();
     if left > 0 {
-        for _ in 0..left {
-            core.counters.error();
-        }
+        core.counters.errors(left as u64);
         tracing::warn!(
             socket = "push",
             endpoint = core.endpoint(Role::Push).unwrap_or_default(),

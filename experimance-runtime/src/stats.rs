@@ -35,6 +35,11 @@ impl Counters {
         self.errors.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts `n` errors at once.
+    pub(crate) fn errors(&self, n: u64) {
+        self.errors.fetch_add(n, Ordering::Relaxed);
+    }
+
     pub(crate) fn reconnect(&self) {
         self.reconnects.fetch_add(1, Ordering::Relaxed);
     }
@@ -119,7 +124,7 @@ pub struct StatsSnapshot {
     /// Bad input, failed handlers and failed sends.
     pub errors: u64,
     /// Connections of connecting SUB and PULL sockets that were lost and connected again by
-    /// the service (an extension of WIRE.md's fields; absent is 0).
+    /// the service (a field the Python services' stats do not have; absent is 0).
     #[serde(default)]
     pub reconnects: u64,
     /// Messages sent per second of uptime.
