@@ -34,7 +34,7 @@ async fn the_file_overrides_the_attribute_and_a_bad_file_is_a_clear_error() {
     runner.start().await.expect("the file's address binds");
     let endpoint = runner.endpoint(Role::Pub).expect("bound");
     assert!(endpoint.starts_with("tcp://127.0.0.1:"), "{endpoint}");
-    assert_eq!(runner.describe().heartbeat_interval, 3600.0);
+    assert_eq!(runner.describe().unwrap().heartbeat_interval, Some(3600.0));
     runner.stop().await;
 
     let bad = write("bad.toml", "[services.Configured]\nhwm = \"lots\"\n");

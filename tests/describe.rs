@@ -70,19 +70,19 @@ fn check(d: &ServiceDescription) {
     );
     assert_eq!(d.publishes, ["era.ack", "described.heartbeat"]);
     assert_eq!(d.heartbeat_topic.as_deref(), Some("described.heartbeat"));
-    assert_eq!(d.heartbeat_interval, 0.05);
+    assert_eq!(d.heartbeat_interval, Some(0.05));
     assert_eq!(d.watch, ["display.heartbeat"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn describe_lists_sockets_handlers_types_and_heartbeat() {
     let runner = Runner::new(Described);
-    let stopped = runner.describe();
+    let stopped = runner.describe().unwrap();
     check(&stopped);
     assert!(stopped.sockets.iter().all(|s| s.endpoint.is_none()));
 
     runner.start().await.expect("start");
-    let running = runner.describe();
+    let running = runner.describe().unwrap();
     check(&running);
     let pub_socket = &running.sockets[0];
     assert_eq!(pub_socket.endpoint, runner.endpoint(Role::Pub));
@@ -131,6 +131,6 @@ async fn a_running_service_publishes_its_description_on_request_only() {
     assert_eq!(topic, DESCRIPTION_TOPIC);
     let description: ServiceDescription = serde_json::from_str(json).expect("a description");
     check(&description);
-    assert_eq!(description, runner.describe());
+    assert_eq!(description, runner.describe().unwrap());
     runner.stop().await;
 }

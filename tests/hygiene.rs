@@ -135,15 +135,15 @@ fn the_hostile_service_has_its_spec_and_handlers() {
     assert_eq!(
         spec.addresses,
         [
-            Some("tcp://*:5555"),
-            Some("tcp://localhost:5556"),
-            Some("tcp://*:5557"),
-            Some("tcp://localhost:5558"),
+            Some(&["tcp://*:5555"][..]),
+            Some(&["tcp://localhost:5556"][..]),
+            Some(&["tcp://*:5557"][..]),
+            Some(&["tcp://localhost:5558"][..]),
         ]
     );
     assert_eq!(spec.topics, None);
     assert_eq!(spec.heartbeat_topic, "hostile.heartbeat");
-    assert_eq!(spec.heartbeat_interval, Duration::from_secs(2));
+    assert_eq!(spec.heartbeat_interval, Some(Duration::from_secs(2)));
     assert_eq!(spec.stats_interval, None);
 
     assert_eq!(<Hostile as Handlers>::TOPICS, ["era", "idle"]);
@@ -159,7 +159,7 @@ fn the_hostile_service_has_its_spec_and_handlers() {
     assert_eq!(minimal.name, "Minimal");
     assert_eq!(minimal.service_type, "base");
     assert_eq!(minimal.addresses, [None; 4]);
-    assert_eq!(minimal.heartbeat_interval, Duration::from_secs(5));
+    assert_eq!(minimal.heartbeat_interval, Some(Duration::from_secs(5)));
     assert_eq!(minimal.stats_interval, Some(Duration::from_secs(10)));
     assert!(<Minimal as Handlers>::TOPICS.is_empty());
     assert!(<Minimal as Handlers>::TIMERS.is_empty());

@@ -377,7 +377,7 @@ async fn environment_variable_replaces_the_attribute_address() {
     std::env::remove_var(var);
     let runner = Runner::new(EnvPublisher);
     assert_eq!(
-        runner.address(Role::Pub).as_deref(),
+        runner.addresses(Role::Pub).first().map(String::as_str),
         Some("ipc:///nonexistent-experimance-test-dir/pub.sock")
     );
     let error = runner.start().await.expect_err("unbindable address");
@@ -394,7 +394,7 @@ async fn environment_variable_replaces_the_attribute_address() {
 
     std::env::set_var(var, ANY_PORT);
     let runner = Runner::new(EnvPublisher);
-    assert_eq!(runner.address(Role::Pub).as_deref(), Some(ANY_PORT));
+    assert_eq!(runner.addresses(Role::Pub).first().map(String::as_str), Some(ANY_PORT));
     runner
         .start()
         .await
@@ -412,7 +412,7 @@ async fn environment_variable_replaces_the_attribute_address() {
     // The programmatic override wins over the variable.
     std::env::set_var(var, "ipc:///nonexistent-experimance-test-dir/other.sock");
     let runner = Runner::new(EnvPublisher).with_address(Role::Pub, ANY_PORT);
-    assert_eq!(runner.address(Role::Pub).as_deref(), Some(ANY_PORT));
+    assert_eq!(runner.addresses(Role::Pub).first().map(String::as_str), Some(ANY_PORT));
     runner.start().await.expect("start with the override");
     runner.stop().await;
     std::env::remove_var(var);
@@ -459,7 +459,7 @@ async fn environment_variable_follows_the_instance_name() {
     let var = "EXPERIMANCE_WIRE_ENV_RENAMED_7_PUB";
     std::env::set_var(var, ANY_PORT);
     let runner = Runner::new(EnvPublisher).with_name("wire-env renamed#7");
-    assert_eq!(runner.address(Role::Pub).as_deref(), Some(ANY_PORT));
+    assert_eq!(runner.addresses(Role::Pub).first().map(String::as_str), Some(ANY_PORT));
     runner.start().await.expect("start");
     std::env::remove_var(var);
     runner.stop().await;

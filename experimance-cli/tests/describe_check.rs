@@ -101,7 +101,7 @@ async fn describe_prints_a_running_services_description() {
     assert_eq!(printed["heartbeat_interval"], 0.1);
     assert_eq!(printed["sockets"][0]["endpoint"], endpoint.as_str());
     let description: ServiceDescription = serde_json::from_value(printed).unwrap();
-    assert_eq!(description, runner.describe());
+    assert_eq!(description, runner.describe().unwrap());
 
     // --pretty: the same, indented.
     let assert = run_blocking(vec!["describe".into(), endpoint.clone(), "--pretty".into()]).await;
@@ -112,7 +112,7 @@ async fn describe_prints_a_running_services_description() {
         "{stdout}"
     );
     let description: ServiceDescription = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(description, runner.describe());
+    assert_eq!(description, runner.describe().unwrap());
     runner.stop().await;
 }
 
@@ -143,7 +143,7 @@ async fn describe_several_into_a_file_then_check_finds_them_clean() {
     let all: Vec<ServiceDescription> = serde_json::from_value(written).unwrap();
     assert_eq!(
         all,
-        [consumer.describe(), producer.describe()],
+        [consumer.describe().unwrap(), producer.describe().unwrap()],
         "in ADDR order"
     );
     assert_eq!(all[0].subscriptions, ["era"]);
@@ -158,7 +158,7 @@ async fn describe_several_into_a_file_then_check_finds_them_clean() {
     // The consumer alone subscribes to a topic nobody publishes, on an address no PUB binds.
     let alone = file(
         "consumer-alone.json",
-        &serde_json::to_string(&consumer.describe()).unwrap(),
+        &serde_json::to_string(&consumer.describe().unwrap()).unwrap(),
     );
     let assert = run_blocking(vec!["check".into(), alone]).await.code(1);
     let stdout = stdout_of(&assert);

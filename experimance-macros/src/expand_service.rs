@@ -129,7 +129,7 @@ fn spec_fields(attr: &ServiceAttr) -> Vec<TokenStream> {
     let mut fields = Vec::new();
     if attr.addresses.iter().any(Option::is_some) {
         let addresses = attr.addresses.iter().map(|a| match a {
-            Some(lit) => some(quote!(#lit)),
+            Some(list) => some(quote!(&[#(#list),*])),
             None => none.clone(),
         });
         fields.push(quote!(addresses: [#(#addresses),*]));
@@ -141,8 +141,11 @@ fn spec_fields(attr: &ServiceAttr) -> Vec<TokenStream> {
         fields.push(quote!(heartbeat_topic: #topic));
     }
     if let Some(ms) = attr.heartbeat_interval {
-        let value = millis(ms);
+        let value = optional_millis(ms);
         fields.push(quote!(heartbeat_interval: #value));
+    }
+    if let Some(topic) = &attr.default_topic {
+        fields.push(quote!(default_topic: ::core::option::Option::Some(#topic)));
     }
     if let Some(ms) = attr.stats_interval {
         let value = optional_millis(ms);
@@ -206,7 +209,7 @@ fn spec_fields(attr: &ServiceAttr) -> Vec<TokenStream> {
 
 /// A `sub` without `topics` subscribes to the handlers' topics: there must be some.
 fn subscription_check(ident: &syn::Ident, attr: &ServiceAttr) -> Option<TokenStream> {
-    let sub = attr.addresses[1].as_ref()?;
+    let sub = attr.addresses[1].as_ref()?.first()?;
     if attr.topics.is_some() || attr.watch.is_some() {
         return None;
     }

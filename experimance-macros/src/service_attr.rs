@@ -32,8 +32,9 @@ pub(crate) const PASSWORD: &str = "password";
 pub(crate) const ALLOW: &str = "allow";
 pub(crate) const CURVE: &str = "curve";
 pub(crate) const PUBLISHES: &str = "publishes";
+pub(crate) const DEFAULT_TOPIC: &str = "default_topic";
 
-const KEYS: [&str; 25] = [
+const KEYS: [&str; 26] = [
     NAME,
     PUB,
     SUB,
@@ -42,6 +43,7 @@ const KEYS: [&str; 25] = [
     TOPICS,
     HEARTBEAT,
     HEARTBEAT_INTERVAL,
+    DEFAULT_TOPIC,
     STATS_INTERVAL,
     SERVICE_TYPE,
     WATCH,
@@ -69,11 +71,13 @@ const TRANSPORTS: [&str; 7] = ["tcp", "ipc", "inproc", "pgm", "epgm", "ws", "vmc
 #[derive(Default)]
 pub(crate) struct ServiceAttr {
     pub(crate) name: Option<LitStr>,
-    /// `pub`, `sub`, `push`, `pull`.
-    pub(crate) addresses: [Option<LitStr>; 4],
+    /// `pub`, `sub`, `push`, `pull`: one address or several each.
+    pub(crate) addresses: [Option<Vec<LitStr>>; 4],
     pub(crate) topics: Option<Vec<LitStr>>,
     pub(crate) heartbeat: Option<LitStr>,
-    pub(crate) heartbeat_interval: Option<u64>,
+    /// `Some(None)` is `heartbeat_interval = "off"`.
+    pub(crate) heartbeat_interval: Option<Option<u64>>,
+    pub(crate) default_topic: Option<LitStr>,
     /// `Some(None)` is `stats_interval = "off"`.
     pub(crate) stats_interval: Option<Option<u64>>,
     pub(crate) service_type: Option<LitStr>,
@@ -146,10 +150,14 @@ impl ServiceAttr {
                 set(&mut self.name, lit, repeated)
             }
             PUB | SUB | PUSH | PULL => {
-                let lit = string(meta)?;
-                check_address(&lit)?;
+                let list = address_list(meta, &key)?;
                 let index = ROLES.iter().position(|r| *r == key).unwrap_or(0);
-                set(&mut self.addresses[index], lit, repeated)
+                set(&mut self.addresses[index], list, repeated)
+            }
+            DEFAULT_TOPIC => {
+                let lit = string(meta)?;
+                check_topic(&lit)?;
+                set(&mut self.default_topic, lit, repeated)
             }
             TOPICS => {
                 let list = topic_list(meta)?;
@@ -160,19 +168,19 @@ impl ServiceAttr {
                 check_topic(&lit)?;
                 set(&mut self.heartbeat, lit, repeated)
             }
-            HEARTBEAT_INTERVAL | PEER_INTERVAL | DRAIN_TIMEOUT | SEND_TIMEOUT => {
+            PEER_INTERVAL | DRAIN_TIMEOUT | SEND_TIMEOUT => {
                 let millis = duration(meta)?;
                 let slot = match key.as_str() {
-                    HEARTBEAT_INTERVAL => &mut self.heartbeat_interval,
                     PEER_INTERVAL => &mut self.peer_interval,
                     SEND_TIMEOUT => &mut self.send_timeout,
                     _ => &mut self.drain_timeout,
                 };
                 set(slot, millis, repeated)
             }
-            STATS_INTERVAL | ZMTP_HEARTBEAT => {
+            HEARTBEAT_INTERVAL | STATS_INTERVAL | ZMTP_HEARTBEAT => {
                 let value = duration_or_off(meta)?;
                 let slot = match key.as_str() {
+                    HEARTBEAT_INTERVAL => &mut self.heartbeat_interval,
                     STATS_INTERVAL => &mut self.stats_interval,
                     _ => &mut self.zmtp_heartbeat,
                 };
@@ -316,6 +324,7 @@ fn string(meta: &ParseNestedMeta) -> syn::Result<LitStr> {
             HEARTBEAT_INTERVAL | STATS_INTERVAL | PEER_INTERVAL | DRAIN_TIMEOUT | SEND_TIMEOUT
             | ZMTP_HEARTBEAT => "\"5s\"",
             HEARTBEAT => "\"my_service.heartbeat\"",
+            DEFAULT_TOPIC => "\"core.events\"",
             _ => "\"...\"",
         };
         syn::Error::new(
@@ -358,12 +367,6 @@ fn integer(meta: &ParseNestedMeta) -> syn::Result<LitInt> {
 
 /// `16777216`, `"16MiB"`, `"64KiB"`, `"1GiB"`: the value of the size key `key`.
 fn parse_size(key: &str, value: &Expr) -> syn::Result<i64> {
-    const UNITS: [(&str, i64); 4] = [
-        ("GiB", 1 << 30),
-        ("MiB", 1 << 20),
-        ("KiB", 1 << 10),
-        ("B", 1),
-    ];
     let invalid = || {
         syn::Error::new_spanned(
             value,
@@ -376,19 +379,11 @@ fn parse_size(key: &str, value: &Expr) -> syn::Result<i64> {
         }) => n.base10_parse::<i64>().map_err(|_| invalid())?,
         Expr::Lit(ExprLit {
             lit: Lit::Str(s), ..
-        }) => {
-            let text = s.value();
-            let text = text.trim();
-            let (number, scale) = UNITS
-                .iter()
-                .find_map(|(unit, scale)| text.strip_suffix(unit).map(|n| (n.trim(), *scale)))
-                .unwrap_or((text, 1));
-            number
-                .parse::<i64>()
-                .ok()
-                .and_then(|n| n.checked_mul(scale))
-                .ok_or_else(invalid)?
-        }
+        }) => match crate::duration::parse_bytes(&s.value()) {
+            Ok(bytes) => bytes,
+            Err(e) if e.contains("at least") => 0,
+            Err(_) => return Err(invalid()),
+        },
         _ => return Err(invalid()),
     };
     if bytes <= 0 {
@@ -519,6 +514,56 @@ pub(crate) fn check_topic(lit: &LitStr) -> syn::Result<()> {
     Ok(())
 }
 
+/// One address, or a non-empty list of addresses, each checked at its own token.
+fn address_list(meta: &ParseNestedMeta, key: &str) -> syn::Result<Vec<LitStr>> {
+    let value: Expr = meta.value()?.parse()?;
+    let example = match key {
+        PUB | PUSH => "\"tcp://*:5555\"",
+        _ => "\"tcp://localhost:5555\"",
+    };
+    let items = match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => vec![s],
+        Expr::Array(array) => {
+            if array.elems.is_empty() {
+                return Err(syn::Error::new(
+                    array.bracket_token.span.join(),
+                    format!("`{key}` lists no address; give at least one, like `{key} = [{example}]`"),
+                ));
+            }
+            let mut items = Vec::new();
+            let mut errors = Errors::default();
+            for elem in array.elems {
+                match elem {
+                    Expr::Lit(ExprLit {
+                        lit: Lit::Str(s), ..
+                    }) => items.push(s),
+                    other => errors.at(other, format!("expected an address as a string literal, like {example}")),
+                }
+            }
+            errors.into_result()?;
+            items
+        }
+        other => {
+            return Err(syn::Error::new_spanned(
+                other,
+                format!("`{key}` takes an address or a list of addresses: `{key} = {example}` or `{key} = [{example}, ...]`"),
+            ))
+        }
+    };
+    let mut errors = Errors::default();
+    for (i, lit) in items.iter().enumerate() {
+        if let Err(e) = check_address(lit) {
+            errors.push(e);
+        } else if items[..i].iter().any(|other| other.value().trim() == lit.value().trim()) {
+            errors.at(lit, format!("address `{}` is listed twice", lit.value()));
+        }
+    }
+    errors.into_result()?;
+    Ok(items)
+}
+
 fn check_address(lit: &LitStr) -> syn::Result<()> {
     let text = lit.value();
     let address = text.trim().trim_start_matches(['@', '>']);
@@ -565,7 +610,7 @@ mod tests {
         assert!(attr.addresses.iter().all(Option::is_some));
         let topics: Vec<String> = attr.topics.unwrap().iter().map(|t| t.value()).collect();
         assert_eq!(topics, ["era", ""]);
-        assert_eq!(attr.heartbeat_interval, Some(1500));
+        assert_eq!(attr.heartbeat_interval, Some(Some(1500)));
         assert_eq!(attr.stats_interval, Some(None));
     }
 

@@ -108,10 +108,102 @@ impl Endpoint {
     }
 }
 
+/// The endpoints of one socket: one or several addresses, each with its own `@`/`>` prefix.
+/// [`Runner::with_address`](crate::Runner::with_address) takes anything that converts into
+/// it: a string, or an array, slice or `Vec` of strings.
+///
+/// ```
+/// use experimance_runtime::Addresses;
+///
+/// assert_eq!(Addresses::from("tcp://core:5555").len(), 1);
+/// let both = Addresses::from(["tcp://core:5555", ">tcp://agent:5557"]);
+/// assert_eq!(both.iter().collect::<Vec<_>>(), ["tcp://core:5555", ">tcp://agent:5557"]);
+/// // The form of environment variables: entries separated by commas.
+/// assert_eq!(Addresses::split("tcp://core:5555, tcp://agent:5557"), both);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Addresses(Vec<String>);
+
+impl Addresses {
+    /// Splits a comma-separated list, as environment variables give it; blank entries are
+    /// skipped.
+    pub fn split(list: &str) -> Addresses {
+        Addresses(
+            list.split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        )
+    }
+
+    /// The addresses, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        self.0.iter().map(String::as_str)
+    }
+
+    /// How many there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The addresses as a `Vec`.
+    pub fn into_vec(self) -> Vec<String> {
+        self.0
+    }
+}
+
+impl From<&str> for Addresses {
+    fn from(address: &str) -> Self {
+        Addresses(vec![address.to_owned()])
+    }
+}
+
+impl From<String> for Addresses {
+    fn from(address: String) -> Self {
+        Addresses(vec![address])
+    }
+}
+
+impl From<&String> for Addresses {
+    fn from(address: &String) -> Self {
+        Addresses(vec![address.clone()])
+    }
+}
+
+impl<T: Into<String>> From<Vec<T>> for Addresses {
+    fn from(list: Vec<T>) -> Self {
+        Addresses(list.into_iter().map(Into::into).collect())
+    }
+}
+
+impl<T: Into<String>, const N: usize> From<[T; N]> for Addresses {
+    fn from(list: [T; N]) -> Self {
+        Addresses(list.into_iter().map(Into::into).collect())
+    }
+}
+
+impl<T: AsRef<str>> From<&[T]> for Addresses {
+    fn from(list: &[T]) -> Self {
+        Addresses(list.iter().map(|a| a.as_ref().to_owned()).collect())
+    }
+}
+
+impl fmt::Display for Addresses {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join(","))
+    }
+}
+
 /// The environment variable that overrides `key` of the service `name`:
 /// `EXPERIMANCE_<NAME>_<KEY>`, with `NAME` upper-cased and every character that is not
-/// ASCII alphanumeric turned into `_`. Keys are the roles (`PUB`, `SUB`, `PUSH`, `PULL`) for
-/// addresses, and `USERNAME`, `PASSWORD`, `ALLOW` for access control.
+/// ASCII alphanumeric turned into `_`. `KEY` is the attribute key upper-cased (`PUB`, `SUB`,
+/// `HEARTBEAT_INTERVAL`, `ALLOW`, ...); a list is written with commas between entries.
 ///
 /// ```
 /// use experimance_runtime::{env_var_name, Role};

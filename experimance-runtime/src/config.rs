@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+use crate::address::{Addresses, Role};
 use crate::error::Error;
 
 /// The environment variable naming the configuration file.
@@ -39,29 +40,44 @@ struct ConfigFile {
     services: BTreeMap<String, ServiceConfig>,
 }
 
-/// What a configuration file says about one service; every key is optional. Its `Debug`
-/// output hides the password.
+/// What a configuration file says about one service; every key is optional, and every key
+/// of the `#[service]` attribute may appear. Its `Debug` output hides the password.
 #[derive(Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceConfig {
-    /// The PUB address.
-    #[serde(rename = "pub")]
-    pub pub_address: Option<String>,
-    /// The SUB address.
-    #[serde(rename = "sub")]
-    pub sub_address: Option<String>,
-    /// The PUSH address.
-    #[serde(rename = "push")]
-    pub push_address: Option<String>,
-    /// The PULL address.
-    #[serde(rename = "pull")]
-    pub pull_address: Option<String>,
-    /// The heartbeat period.
-    #[serde(default, deserialize_with = "duration")]
-    pub heartbeat_interval: Option<Duration>,
+    /// The name the service goes by in heartbeats, stats, logs and its description.
+    pub name: Option<String>,
+    /// The service's type, for its description.
+    pub service_type: Option<String>,
+    /// The PUB addresses: one string, or a list.
+    #[serde(rename = "pub", default, deserialize_with = "addresses")]
+    pub pub_address: Option<Addresses>,
+    /// The SUB addresses: one string, or a list.
+    #[serde(rename = "sub", default, deserialize_with = "addresses")]
+    pub sub_address: Option<Addresses>,
+    /// The PUSH addresses: one string, or a list.
+    #[serde(rename = "push", default, deserialize_with = "addresses")]
+    pub push_address: Option<Addresses>,
+    /// The PULL addresses: one string, or a list.
+    #[serde(rename = "pull", default, deserialize_with = "addresses")]
+    pub pull_address: Option<Addresses>,
+    /// The SUB subscriptions. They replace the attribute's, and must still cover every topic
+    /// that has a handler.
+    pub topics: Option<Vec<String>>,
+    /// The heartbeat topic.
+    pub heartbeat: Option<String>,
+    /// The heartbeat period; `"off"` sends no heartbeats.
+    #[serde(default, deserialize_with = "duration_or_off")]
+    pub heartbeat_interval: Option<Option<Duration>>,
+    /// The topic of a message published without a topic and without `"type"`.
+    pub default_topic: Option<String>,
     /// The stats log period; `"off"` disables it.
     #[serde(default, deserialize_with = "duration_or_off")]
     pub stats_interval: Option<Option<Duration>>,
+    /// Heartbeat topics whose senders the service follows.
+    pub watch: Option<Vec<String>>,
+    /// Topics the service declares it publishes.
+    pub publishes: Option<Vec<String>>,
     /// The heartbeat period expected of watched peers.
     #[serde(default, deserialize_with = "duration")]
     pub peer_interval: Option<Duration>,
@@ -73,7 +89,8 @@ pub struct ServiceConfig {
     /// How long a push waits for room in a full send queue.
     #[serde(default, deserialize_with = "duration")]
     pub send_timeout: Option<Duration>,
-    /// The largest subscription the PUB socket accepts, in bytes.
+    /// The largest subscription the PUB socket accepts: bytes, or a string like `"1KiB"`.
+    #[serde(default, deserialize_with = "bytes")]
     pub max_subscription_size: Option<i64>,
     /// How many subscriptions the PUB socket's subscribers may hold together.
     pub max_subscriptions: Option<usize>,
@@ -82,7 +99,8 @@ pub struct ServiceConfig {
     pub zmtp_heartbeat: Option<Option<Duration>>,
     /// The high-water mark of every socket, in messages.
     pub hwm: Option<i32>,
-    /// The largest message SUB and PULL accept, in bytes.
+    /// The largest message SUB and PULL accept: bytes, or a string like `"16MiB"`.
+    #[serde(default, deserialize_with = "bytes")]
     pub max_message_size: Option<i64>,
     /// The PLAIN username.
     pub username: Option<String>,
@@ -90,17 +108,26 @@ pub struct ServiceConfig {
     pub password: Option<String>,
     /// Addresses or CIDR networks allowed to connect to bound sockets.
     pub allow: Option<Vec<String>>,
+    /// Whether CURVE encryption is asked for.
+    pub curve: Option<bool>,
 }
 
 impl std::fmt::Debug for ServiceConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServiceConfig")
+            .field("name", &self.name)
+            .field("service_type", &self.service_type)
             .field("pub", &self.pub_address)
             .field("sub", &self.sub_address)
             .field("push", &self.push_address)
             .field("pull", &self.pull_address)
+            .field("topics", &self.topics)
+            .field("heartbeat", &self.heartbeat)
             .field("heartbeat_interval", &self.heartbeat_interval)
+            .field("default_topic", &self.default_topic)
             .field("stats_interval", &self.stats_interval)
+            .field("watch", &self.watch)
+            .field("publishes", &self.publishes)
             .field("peer_interval", &self.peer_interval)
             .field("drain_timeout", &self.drain_timeout)
             .field("send_queue", &self.send_queue)
@@ -113,19 +140,20 @@ impl std::fmt::Debug for ServiceConfig {
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("allow", &self.allow)
+            .field("curve", &self.curve)
             .finish()
     }
 }
 
 impl ServiceConfig {
-    pub(crate) fn address(&self, index: usize) -> Option<&String> {
+    pub(crate) fn addresses(&self, role: Role) -> Option<&Addresses> {
         [
             &self.pub_address,
             &self.sub_address,
             &self.push_address,
             &self.pull_address,
-        ][index]
-            .as_ref()
+        ][role.index()]
+        .as_ref()
     }
 }
 
@@ -191,6 +219,42 @@ impl Config {
     pub fn service(&self, name: &str) -> Option<&ServiceConfig> {
         self.services.get(name)
     }
+}
+
+/// One address (a string) or several (a list of strings).
+fn addresses<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Addresses>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged, expecting = "an address string or a list of address strings")]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    let addresses: Addresses = match OneOrMany::deserialize(d)? {
+        OneOrMany::One(address) => address.into(),
+        OneOrMany::Many(list) => list.into(),
+    };
+    if addresses.is_empty() {
+        return Err(serde::de::Error::custom(
+            "the list of addresses is empty; give at least one",
+        ));
+    }
+    Ok(Some(addresses))
+}
+
+/// Bytes as a number, or a string like `"16MiB"`.
+fn bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged, expecting = "bytes: a number, or a string like \"16MiB\"")]
+    enum Size {
+        Number(i64),
+        Text(String),
+    }
+    let bytes = match Size::deserialize(d)? {
+        Size::Number(n) if n >= 1 => n,
+        Size::Number(n) => return Err(serde::de::Error::custom(format!("size {n} must be at least 1 byte"))),
+        Size::Text(text) => crate::duration::parse_bytes(&text).map_err(serde::de::Error::custom)?,
+    };
+    Ok(Some(bytes))
 }
 
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {

@@ -65,10 +65,16 @@ impl<S: Service> Context<S> {
         self.core.stats()
     }
 
-    /// The endpoint of the service's socket of `role`, as bound (with the real port) or
-    /// connected; `None` if it has no such socket or is not running.
+    /// The (first) endpoint of the service's socket of `role`, as bound (with the real port)
+    /// or connected; `None` if it has no such socket or is not running.
     pub fn endpoint(&self, role: Role) -> Option<String> {
-        self.core.endpoint(role)
+        self.core.endpoints(role).into_iter().next()
+    }
+
+    /// Every endpoint of the service's socket of `role`, in the order of its addresses;
+    /// empty if it has no such socket or is not running.
+    pub fn endpoints(&self, role: Role) -> Vec<String> {
+        self.core.endpoints(role)
     }
 
     /// Asks the service to stop, without waiting (a handler cannot wait for its own stop).

@@ -51,7 +51,8 @@ pub(crate) struct Core {
     pub(crate) lifecycle: watch::Sender<Lifecycle>,
     /// The task and message of the failure that stopped the latest run.
     pub(crate) failure: Mutex<Option<(String, String)>>,
-    pub(crate) endpoints: Mutex<[Option<String>; 4]>,
+    /// The endpoints of each socket while running (bound wildcard ports resolved).
+    pub(crate) endpoints: Mutex<[Vec<String>; 4]>,
     pub(crate) publisher: tokio::sync::Mutex<Option<Outbox>>,
     pub(crate) pusher: tokio::sync::Mutex<Option<Outbox>>,
     pub(crate) cancel: Mutex<CancellationToken>,
@@ -186,8 +187,14 @@ impl Core {
         });
     }
 
-    pub(crate) fn endpoint(&self, role: Role) -> Option<String> {
+    pub(crate) fn endpoints(&self, role: Role) -> Vec<String> {
         lock(&self.endpoints)[role.index()].clone()
+    }
+
+    /// The heartbeat topic of the current run.
+    pub(crate) async fn heartbeat_topic(&self) -> Option<String> {
+        let guard = self.publisher.lock().await;
+        guard.as_ref().map(|outbox| outbox.topics.heartbeat.clone())
     }
 
     /// Records a fatal failure of a task: the first one wins, the status becomes `error`, and
@@ -206,8 +213,8 @@ impl Core {
         topic: Option<&str>,
         message: &T,
     ) -> Result<(), Error> {
-        self.send(Role::Pub, |buf| {
-            wire::encode_frame(buf, topic, self.spec.heartbeat_topic, message)
+        self.send(Role::Pub, |buf, default_topic| {
+            wire::encode_frame(buf, topic, default_topic, message)
         })
         .await
     }
@@ -234,8 +241,8 @@ impl Core {
             while let Some(Ok(Some(event))) = monitor.as_mut().map(|m| m.try_next()) {
                 match event {
                     Connection::Opened(fd) => budget.opened(fd),
-                    Connection::Lost(fd) => budget.closed(fd),
-                    Connection::Up | Connection::Retrying => {}
+                    Connection::Lost { fd, .. } => budget.closed(fd),
+                    Connection::Up { .. } | Connection::Retrying { .. } => {}
                 }
             }
         };
@@ -246,8 +253,8 @@ impl Core {
             let Some((1, prefix)) = msg.split_first() else {
                 continue;
             };
-            seen.heartbeat |=
-                !prefix.is_empty() && self.spec.heartbeat_topic.as_bytes().starts_with(prefix);
+            seen.heartbeat |= !prefix.is_empty()
+                && outbox.topics.heartbeat.as_bytes().starts_with(prefix);
             seen.description |= prefix == DESCRIPTION_TOPIC.as_bytes();
             let Some(fd) = msg.gets("__fd").and_then(|fd| fd.parse().ok()) else {
                 continue;
@@ -316,7 +323,7 @@ impl Core {
     async fn send(
         &self,
         role: Role,
-        encode: impl FnOnce(&mut Vec<u8>) -> Result<(), Error>,
+        encode: impl FnOnce(&mut Vec<u8>, &str) -> Result<(), Error>,
     ) -> Result<(), Error> {
         // The same yield point `lock` has, then the lock without building a waiter when it is
         // free; `try_lock` fails while tasks queue for it, so they keep their FIFO turn.
@@ -328,7 +335,7 @@ impl Core {
         let Some(outbox) = guard.as_mut() else {
             return Err(self.no_socket(role));
         };
-        encode(&mut outbox.buf)?;
+        encode(&mut outbox.buf, &outbox.topics.default)?;
         let sent = if outbox.buf.len() >= ZERO_COPY_MIN {
             let frame = outbox.take_frame();
             outbox.socket.send_owned(frame)

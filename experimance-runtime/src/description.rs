@@ -9,8 +9,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::address::{Direction, Endpoint, Role};
+use crate::address::{Direction, Role};
 use crate::service::{HandlerKind, Service};
+use crate::settings::Settings;
 
 /// The topic services publish their description on.
 pub const DESCRIPTION_TOPIC: &str = "experimance.description";
@@ -25,7 +26,8 @@ pub struct ServiceDescription {
     pub name: String,
     /// The service's type.
     pub service_type: String,
-    /// Its sockets.
+    /// Its sockets, one entry per endpoint: a socket bound or connected to several
+    /// endpoints has several entries with the same role.
     pub sockets: Vec<SocketDescription>,
     /// The SUB subscriptions (prefixes), watched heartbeat topics included.
     pub subscriptions: Vec<String>,
@@ -33,15 +35,15 @@ pub struct ServiceDescription {
     pub handlers: Vec<HandlerDescription>,
     /// The topics it declares it publishes (the `publishes` key) and its heartbeat topic.
     pub publishes: Vec<String>,
-    /// The heartbeat topic, if it has a PUB socket.
+    /// The heartbeat topic, if it has a PUB socket and heartbeats are on.
     pub heartbeat_topic: Option<String>,
-    /// The heartbeat period in seconds.
-    pub heartbeat_interval: f64,
+    /// The heartbeat period in seconds; `None` when heartbeats are off.
+    pub heartbeat_interval: Option<f64>,
     /// Heartbeat topics whose senders it follows.
     pub watch: Vec<String>,
 }
 
-/// One socket of a described service.
+/// One endpoint of a socket of a described service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SocketDescription {
     /// `pub`, `sub`, `push` or `pull`.
@@ -111,21 +113,17 @@ impl<T: schemars::JsonSchema + ?Sized> HasSchema for SchemaProbe<T> {
 }
 
 impl ServiceDescription {
-    /// Describes `S` running (or configured) as `name` with the given addresses and
-    /// endpoints, indexed by [`Role`].
+    /// Describes `S` running (or configured) as `name` with `settings`, and the endpoints
+    /// in use while running, indexed by [`Role`] (empty when not running).
     pub(crate) fn of<S: Service>(
         name: &str,
-        addresses: &[Option<String>; 4],
-        endpoints: &[Option<String>; 4],
-        heartbeat_interval: std::time::Duration,
+        settings: &Settings,
+        endpoints: &[Vec<String>; 4],
     ) -> ServiceDescription {
-        let spec = &S::SPEC;
-        let sockets = Role::ALL
-            .iter()
-            .filter_map(|&role| {
-                let address = addresses[role.index()].as_ref()?;
-                let endpoint = Endpoint::parse(role, address);
-                Some(SocketDescription {
+        let mut sockets = Vec::new();
+        for role in Role::ALL {
+            for (i, endpoint) in settings.endpoints(role).into_iter().enumerate() {
+                sockets.push(SocketDescription {
                     role: role.key().to_owned(),
                     address: endpoint.address,
                     direction: match endpoint.direction {
@@ -133,18 +131,8 @@ impl ServiceDescription {
                         Direction::Connect => "connect",
                     }
                     .to_owned(),
-                    endpoint: endpoints[role.index()].clone(),
-                })
-            })
-            .collect();
-        let has = |role: Role| addresses[role.index()].is_some();
-        let mut subscriptions: Vec<String> = Vec::new();
-        if has(Role::Sub) {
-            let topics = spec.topics.unwrap_or(S::TOPICS);
-            for topic in topics.iter().chain(spec.watch) {
-                if !subscriptions.iter().any(|t| t == topic) {
-                    subscriptions.push((*topic).to_owned());
-                }
+                    endpoint: endpoints[role.index()].get(i).cloned(),
+                });
             }
         }
         let handlers = S::MESSAGES
@@ -161,8 +149,10 @@ impl ServiceDescription {
                 schema: (m.schema)(),
             })
             .collect();
-        let heartbeat_topic = has(Role::Pub).then(|| spec.heartbeat_topic.to_owned());
-        let mut publishes: Vec<String> = spec.publishes.iter().map(|t| (*t).to_owned()).collect();
+        let heartbeat_topic = (settings.addresses[Role::Pub.index()].is_some()
+            && settings.heartbeat_interval.is_some())
+        .then(|| settings.heartbeat_topic.clone());
+        let mut publishes = settings.publishes.clone();
         if let Some(topic) = &heartbeat_topic {
             if !publishes.contains(topic) {
                 publishes.push(topic.clone());
@@ -171,14 +161,14 @@ impl ServiceDescription {
         ServiceDescription {
             kind: "ServiceDescription".to_owned(),
             name: name.to_owned(),
-            service_type: spec.service_type.to_owned(),
+            service_type: settings.service_type.clone(),
             sockets,
-            subscriptions,
+            subscriptions: settings.subscriptions.clone(),
             handlers,
             publishes,
             heartbeat_topic,
-            heartbeat_interval: heartbeat_interval.as_secs_f64(),
-            watch: spec.watch.iter().map(|t| (*t).to_owned()).collect(),
+            heartbeat_interval: settings.heartbeat_interval.map(|d| d.as_secs_f64()),
+            watch: settings.watch.clone(),
         }
     }
 }

@@ -29,6 +29,19 @@ pub enum Error {
         /// The libzmq error.
         source: zmq::Error,
     },
+    /// A TCP socket was to bind to a host name, which libzmq cannot do: a bind takes an
+    /// interface (an IP address or an interface name) or `*`.
+    #[error("service `{service}`: cannot bind the {role} socket to `{endpoint}`: a bind needs an interface (an IP address or an interface name) or `*`, not a host name; to connect to `{endpoint}` instead, write `{connect}`")]
+    BindHostName {
+        /// The service's name.
+        service: String,
+        /// The socket's role.
+        role: Role,
+        /// The endpoint as given, without its prefix.
+        endpoint: String,
+        /// The same endpoint with the `>` prefix that connects to it.
+        connect: String,
+    },
     /// A topic was empty or contained a space; it was not sent.
     #[error("invalid topic {0:?}: a topic must be non-empty and contain no space")]
     InvalidTopic(String),

@@ -9,7 +9,7 @@ use crate::description::DESCRIPTION_TOPIC;
 use crate::lifecycle::State;
 use crate::stats::unix_seconds;
 
-/// The heartbeat body of WIRE.md:
+/// The heartbeat body (see the project's `docs/wire.md`):
 /// `{"type": "Heartbeat", "timestamp": 1764345600.123, "service": "MyPublisher", "state": "running"}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Heartbeat {
@@ -48,11 +48,11 @@ pub(crate) async fn beat(core: &Core) -> bool {
 }
 
 async fn publish_heartbeat(core: &Core) {
+    let Some(topic) = core.heartbeat_topic().await else {
+        return;
+    };
     let heartbeat = Heartbeat::now(core.name(), core.lifecycle().state);
-    if let Err(e) = core
-        .publish(Some(core.spec.heartbeat_topic), &heartbeat)
-        .await
-    {
+    if let Err(e) = core.publish(Some(&topic), &heartbeat).await {
         tracing::warn!(service = core.name(), error = %e, "heartbeat not sent");
     }
 }
@@ -82,7 +82,10 @@ const FIRST_LOOK: Duration = Duration::from_millis(1);
 /// (for the first interval: about a dozen looks at the default 5 s), and a heartbeat goes
 /// out at the first look that finds one. Rarely, a subscriber applied by libzmq between
 /// reading and sending gets that heartbeat twice.
-pub(crate) async fn run(core: Arc<Core>, period: Duration, cancel: CancellationToken) {
+pub(crate) async fn run(core: Arc<Core>, period: Option<Duration>, cancel: CancellationToken) {
+    let Some(period) = period else {
+        return answer_only(&core, cancel).await;
+    };
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut look = Some(FIRST_LOOK);
@@ -105,6 +108,25 @@ pub(crate) async fn run(core: Arc<Core>, period: Duration, cancel: CancellationT
                     look = Some(waited * 2).filter(|next| looked + *next < period);
                 }
                 answer(&core, subscriptions).await;
+            }
+        }
+    }
+}
+
+/// How often a service without heartbeats looks for description requests.
+const DESCRIPTION_LOOK: Duration = Duration::from_secs(1);
+
+/// With heartbeats off: answers description requests, looking every second (and soon after
+/// start, as [`run`] does), and sends nothing else.
+async fn answer_only(core: &Core, cancel: CancellationToken) {
+    let mut look = FIRST_LOOK;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(look) => {
+                let subscriptions = core.subscriptions().await;
+                answer(core, subscriptions).await;
+                look = (look * 2).min(DESCRIPTION_LOOK);
             }
         }
     }

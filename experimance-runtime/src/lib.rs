@@ -34,7 +34,7 @@ mod throttle;
 mod untrusted;
 pub mod wire;
 
-pub use address::{env_var_name, Direction, Endpoint, Role};
+pub use address::{env_var_name, Addresses, Direction, Endpoint, Role};
 pub use auth::{Auth, Network};
 pub use config::{parse_duration, Config, ServiceConfig, CONFIG_ENV};
 pub use context::Context;

@@ -11,17 +11,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::socket::AsyncSocket;
 
-/// What happened to one connection of the watched socket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What happened to one connection of the watched socket; `endpoint` is the address as
+/// libzmq names it (for a connecting socket, the address it connects to).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Connection {
     /// A connection was accepted or made (its descriptor).
     Opened(RawFd),
     /// A connection completed its handshake.
-    Up,
+    Up { endpoint: String },
     /// libzmq is connecting again by itself after a loss (or a failed attempt).
-    Retrying,
+    Retrying { endpoint: String },
     /// An established connection was lost (its descriptor).
-    Lost(RawFd),
+    Lost { fd: RawFd, endpoint: String },
 }
 
 /// Which events a monitor reports.
@@ -108,15 +109,20 @@ impl Monitor {
                 let value = u32::from_ne_bytes([h[2], h[3], h[4], h[5]]);
                 (kind, value as RawFd)
             });
-            while frame.get_more() && self.socket.try_recv(&mut frame)? {}
+            let mut endpoint = String::new();
+            while frame.get_more() && self.socket.try_recv(&mut frame)? {
+                endpoint = String::from_utf8_lossy(&frame).into_owned();
+            }
             use zmq::SocketEvent as E;
             let connection = match event {
                 Some((k, fd)) if k == E::ACCEPTED as u16 || k == E::CONNECTED as u16 => {
                     Connection::Opened(fd)
                 }
-                Some((k, _)) if k == E::HANDSHAKE_SUCCEEDED as u16 => Connection::Up,
-                Some((k, _)) if k == E::CONNECT_RETRIED as u16 => Connection::Retrying,
-                Some((k, fd)) if k == E::DISCONNECTED as u16 => Connection::Lost(fd),
+                Some((k, _)) if k == E::HANDSHAKE_SUCCEEDED as u16 => Connection::Up { endpoint },
+                Some((k, _)) if k == E::CONNECT_RETRIED as u16 => {
+                    Connection::Retrying { endpoint }
+                }
+                Some((k, fd)) if k == E::DISCONNECTED as u16 => Connection::Lost { fd, endpoint },
                 _ => continue,
             };
             return Ok(Some(connection));

@@ -27,14 +27,25 @@ pub(crate) struct Outbox {
     pub(crate) socket: AsyncSocket,
     pub(crate) buf: Vec<u8>,
     pub(crate) monitor: Option<Monitor>,
+    /// The topics of this run (PUB only): of heartbeats, and of messages published without a
+    /// topic or a `"type"`.
+    pub(crate) topics: PubTopics,
+}
+
+/// The topics a PUB socket's run uses besides the ones messages name.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PubTopics {
+    pub(crate) heartbeat: String,
+    pub(crate) default: String,
 }
 
 impl Outbox {
-    pub(crate) fn new(socket: AsyncSocket, monitor: Option<Monitor>) -> Outbox {
+    pub(crate) fn new(socket: AsyncSocket, monitor: Option<Monitor>, topics: PubTopics) -> Outbox {
         Outbox {
             socket,
             buf: Vec::with_capacity(256),
             monitor,
+            topics,
         }
     }
 

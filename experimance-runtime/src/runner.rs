@@ -8,7 +8,7 @@ use tokio::time::{Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::address::{Direction, Endpoint, Role};
+use crate::address::{Addresses, Direction, Role};
 use crate::context::Context;
 use crate::core::{lock, Condition, Core};
 use crate::deadline::Limit;
@@ -19,7 +19,7 @@ use crate::heartbeat::Heartbeat;
 use crate::lifecycle::{State, Status};
 use crate::liveness::{Liveness, Refused};
 use crate::monitor::{Connection, Monitor, Watch};
-use crate::outbox::{self, Outbox};
+use crate::outbox::{self, Outbox, PubTopics};
 use crate::service::Service;
 use crate::settings::{Overrides, Settings};
 use crate::socket::AsyncSocket;
@@ -65,30 +65,53 @@ pub struct Runner<S: Service> {
 
 impl<S: Service> Runner<S> {
     /// Wraps `service`; its state is `initialized`.
+    ///
+    /// Its name is the attribute's, unless `EXPERIMANCE_<NAME>_NAME` or the `name` of its
+    /// section in the configuration file renames it.
     pub fn new(service: S) -> Self {
+        let overrides = Overrides::default();
         Runner {
-            core: Arc::new(Core::new(&S::SPEC, S::SPEC.name.to_owned())),
+            core: Arc::new(Core::new(&S::SPEC, overrides.name(&S::SPEC))),
             service: Arc::new(Mutex::new(Some(service))),
-            overrides: Overrides::default(),
+            overrides,
             memory: None,
         }
     }
 
-    /// Replaces the address of the `role` socket, over both the attribute and the
-    /// `EXPERIMANCE_<NAME>_<ROLE>` environment variable. Tests use it to bind
+    /// Replaces the addresses of the `role` socket, over the attribute, the configuration
+    /// file and the `EXPERIMANCE_<NAME>_<ROLE>` environment variable: one address, or several
+    /// (an array or `Vec`), each with its own `@`/`>` prefix. Tests use it to bind
     /// `tcp://127.0.0.1:*` and read the port back with [`Runner::endpoint`].
     ///
+    /// ```
+    /// use experimance::{handlers, service, Role, Runner};
+    ///
+    /// #[service(sub = "tcp://localhost:5555", topics = ["era"])]
+    /// struct Display;
+    /// #[handlers]
+    /// impl Display {}
+    ///
+    /// let runner = Runner::new(Display)
+    ///     .with_address(Role::Sub, ["tcp://localhost:5555", "tcp://localhost:5557"]);
+    /// assert_eq!(runner.addresses(Role::Sub), ["tcp://localhost:5555", "tcp://localhost:5557"]);
+    /// ```
+    ///
     /// # Panics
-    /// If the service has no `role` socket: an address for a socket that does not exist is
-    /// a programming error.
-    pub fn with_address(mut self, role: Role, address: impl Into<String>) -> Self {
+    /// If the service has no `role` socket (an address for a socket that does not exist is
+    /// a programming error), or if `addresses` is empty.
+    pub fn with_address(mut self, role: Role, addresses: impl Into<Addresses>) -> Self {
         assert!(
-            S::SPEC.address(role).is_some(),
+            S::SPEC.has(role),
             "service `{}` has no {role} socket (no `{}` key in its #[service] attribute)",
             self.name(),
             role.key()
         );
-        self.overrides.addresses[role.index()] = Some(address.into());
+        let addresses = addresses.into();
+        assert!(
+            !addresses.is_empty(),
+            "the {role} socket needs at least one address"
+        );
+        self.overrides.addresses[role.index()] = Some(addresses);
         self
     }
 
@@ -158,7 +181,7 @@ impl<S: Service> Runner<S> {
     /// the attribute; environment variables and the other `with_*` settings override it.
     pub fn with_config(mut self, config: crate::Config) -> Self {
         self.overrides.config = Some(config);
-        self
+        self.renamed()
     }
 
     /// Sets the addresses or CIDR networks allowed to connect to bound sockets (empty
@@ -170,14 +193,25 @@ impl<S: Service> Runner<S> {
 
     /// Gives this instance another name than the attribute's, for several instances of one
     /// service type (two workers, say). The name is what heartbeats, stats and logs carry,
-    /// and what the `EXPERIMANCE_<NAME>_<ROLE>` variables are looked up by.
+    /// and what the `EXPERIMANCE_<NAME>_<KEY>` variables and the configuration file's
+    /// `[services.<name>]` section are looked up by. (A `name` key set by the environment or
+    /// the file renames the service without changing where its keys are looked up.)
     ///
     /// # Panics
     /// If `name` is empty.
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         let name = name.into();
         assert!(!name.trim().is_empty(), "a service name must not be empty");
-        self.core = Arc::new(Core::new(&S::SPEC, name));
+        self.overrides.name = Some(name);
+        self.renamed()
+    }
+
+    /// Takes the name the overrides now give.
+    fn renamed(mut self) -> Self {
+        let name = self.overrides.name(&S::SPEC);
+        if name != self.name() {
+            self.core = Arc::new(Core::new(&S::SPEC, name));
+        }
         self
     }
 
@@ -201,25 +235,32 @@ impl<S: Service> Runner<S> {
         self.core.stats()
     }
 
-    /// The endpoint of the `role` socket while running: for a bound wildcard port
-    /// (`tcp://127.0.0.1:*`), the port the system chose.
+    /// The (first) endpoint of the `role` socket while running: for a bound wildcard port
+    /// (`tcp://127.0.0.1:*`), the port the system chose. See [`Runner::endpoints`] for a
+    /// socket with several.
     pub fn endpoint(&self, role: Role) -> Option<String> {
-        self.core.endpoint(role)
+        self.core.endpoints(role).into_iter().next()
+    }
+
+    /// Every endpoint of the `role` socket while running, in the order of its addresses
+    /// (bound wildcard ports resolved); empty while stopped.
+    pub fn endpoints(&self, role: Role) -> Vec<String> {
+        self.core.endpoints(role)
     }
 
     /// What the service says about itself: sockets and addresses (with the endpoints in use
-    /// while running), subscriptions, handlers with their message types, heartbeat.
-    pub fn describe(&self) -> ServiceDescription {
+    /// while running), subscriptions, handlers with their message types, heartbeat. Stopped,
+    /// it describes what a start would use, and fails as the start would on a bad setting.
+    pub fn describe(&self) -> Result<ServiceDescription, Error> {
         if let Some(description) = lock(&self.core.description).clone() {
-            return description;
+            return Ok(description);
         }
-        let addresses = Role::ALL.map(|role| self.address(role));
-        ServiceDescription::of::<S>(
+        let settings = self.overrides.resolve(&S::SPEC, S::TOPICS)?;
+        Ok(ServiceDescription::of::<S>(
             self.name(),
-            &addresses,
+            &settings,
             &Default::default(),
-            S::SPEC.heartbeat_interval,
-        )
+        ))
     }
 
     /// Gives the service back, if it is not running.
@@ -232,10 +273,14 @@ impl<S: Service> Runner<S> {
         lock(&self.service).as_mut().map(f)
     }
 
-    /// The address `role` will use: the override, else the environment variable, else the
-    /// attribute; `None` if the service has no such socket.
-    pub fn address(&self, role: Role) -> Option<String> {
-        self.overrides.address(&S::SPEC, self.name(), role)
+    /// The addresses `role` will use, as given (with their prefixes): the program's, else the
+    /// environment variable's, else the configuration file's, else the attribute's; empty if
+    /// the service has no such socket.
+    pub fn addresses(&self, role: Role) -> Vec<String> {
+        self.overrides
+            .addresses(&S::SPEC, role)
+            .map(Addresses::into_vec)
+            .unwrap_or_default()
     }
 
     /// Opens the sockets, runs `#[on_start]`, and starts handling messages, heartbeats,
@@ -262,19 +307,22 @@ impl<S: Service> Runner<S> {
 
         let opened = self
             .overrides
-            .resolve(&S::SPEC, self.name())
+            .resolve(&S::SPEC, S::TOPICS)
             .and_then(|settings| self.open(settings));
         let mut opened = match opened {
             Ok(opened) => opened,
             Err(e) => return Err(self.abort_start(service, e)),
         };
-        *lock(&core.endpoints) =
-            std::array::from_fn(|i| opened.sockets[i].as_ref().map(|s| s.endpoint().to_owned()));
+        *lock(&core.endpoints) = std::array::from_fn(|i| {
+            opened.sockets[i]
+                .as_ref()
+                .map(|s| s.endpoints().to_vec())
+                .unwrap_or_default()
+        });
         *lock(&core.description) = Some(ServiceDescription::of::<S>(
             self.name(),
-            &opened.settings.addresses,
+            &opened.settings,
             &lock(&core.endpoints),
-            opened.settings.heartbeat_interval,
         ));
         let cancel = CancellationToken::new();
         *lock(&core.cancel) = cancel.clone();
@@ -300,8 +348,8 @@ impl<S: Service> Runner<S> {
         }
 
         core.set_state(State::Running);
-        tracing::info!(parent: &span, endpoints = ?*lock(&core.endpoints), "service running");
-        if S::SPEC.address(Role::Pub).is_some() {
+        tracing::info!(parent: &span, endpoints = %EndpointList(&lock(&core.endpoints)), "service running");
+        if S::SPEC.has(Role::Pub) {
             let beat = heartbeat::run(
                 Arc::clone(core),
                 opened.settings.heartbeat_interval,
@@ -324,6 +372,8 @@ impl<S: Service> Runner<S> {
             cancel,
             drain_timeout: opened.settings.drain_timeout,
             peer_interval: opened.settings.peer_interval,
+            watch: opened.settings.watch.clone(),
+            heartbeats: opened.settings.heartbeat_interval.is_some(),
         };
         let slot = Arc::clone(&self.service);
         let core = Arc::clone(core);
@@ -515,49 +565,49 @@ impl<S: Service> Runner<S> {
             zap,
             settings,
         };
-        let mut topics: Vec<&str> = S::SPEC.topics.unwrap_or(S::TOPICS).to_vec();
-        for watched in S::SPEC.watch {
-            if !topics.contains(watched) {
-                topics.push(watched);
-            }
-        }
+        let topics: Vec<&str> = opened
+            .settings
+            .subscriptions
+            .iter()
+            .map(String::as_str)
+            .collect();
         for role in Role::ALL {
-            let Some(address) = opened.settings.addresses[role.index()].clone() else {
+            let Some(addresses) = opened.settings.addresses[role.index()].clone() else {
                 continue;
             };
-            let endpoint = Endpoint::parse(role, &address);
+            let endpoints = opened.settings.endpoints(role);
             let socket = AsyncSocket::open(
                 &opened.context,
                 role,
-                &endpoint,
+                &endpoints,
                 &opened.settings.sockets[role.index()],
                 &topics,
             );
+            let connects = endpoints.iter().any(|e| e.direction == Direction::Connect);
             let watch = match role {
                 Role::Pub => Some(Watch::Peers),
-                Role::Sub | Role::Pull if endpoint.direction == Direction::Connect => {
-                    Some(Watch::Mending)
-                }
+                Role::Sub | Role::Pull if connects => Some(Watch::Mending),
                 _ => None,
             };
             let socket = socket.and_then(|socket| {
                 if let (Some(watch), Some(zmq)) = (watch, socket.zmq()) {
-                    let monitor = Monitor::attach(&opened.context, zmq, watch)?;
+                    let monitor =
+                        Monitor::attach(&opened.context, zmq, watch).map_err(|e| (None, e))?;
                     opened.monitors[role.index()] = Some(monitor);
                 }
                 Ok(socket)
             });
             match socket {
                 Ok(socket) => opened.sockets[role.index()] = Some(socket),
-                Err(source) => {
+                Err((endpoint, source)) => {
                     let core = Arc::clone(&self.core);
                     tokio::spawn(async move { opened.close(&core, Duration::ZERO).await });
-                    return Err(Error::Socket {
-                        service: self.name().to_owned(),
+                    return Err(socket_error(
+                        self.name(),
                         role,
-                        endpoint: address,
+                        endpoint.unwrap_or_else(|| addresses.to_string()),
                         source,
-                    });
+                    ));
                 }
             }
         }
@@ -640,6 +690,49 @@ impl Opened {
     }
 }
 
+/// The error of a socket that could not be opened on `endpoint`. A TCP bind to a host name
+/// (libzmq's "No such device") says that a bind needs an interface, and how to connect.
+fn socket_error(service: &str, role: Role, endpoint: String, source: zmq::Error) -> Error {
+    if source == zmq::Error::ENODEV {
+        if let Some(rest) = endpoint.strip_prefix("tcp://") {
+            return Error::BindHostName {
+                service: service.to_owned(),
+                role,
+                connect: format!(">tcp://{rest}"),
+                endpoint,
+            };
+        }
+    }
+    Error::Socket {
+        service: service.to_owned(),
+        role,
+        endpoint,
+        source,
+    }
+}
+
+/// The endpoints of a service's sockets for its start log: `pub=tcp://0.0.0.0:5555
+/// sub=tcp://core:5555,tcp://agent:5557`.
+struct EndpointList<'a>(&'a [Vec<String>; 4]);
+
+impl std::fmt::Display for EndpointList<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut first = true;
+        for role in Role::ALL {
+            let endpoints = &self.0[role.index()];
+            if endpoints.is_empty() {
+                continue;
+            }
+            if !first {
+                f.write_str(" ")?;
+            }
+            first = false;
+            write!(f, "{}={}", role.key(), endpoints.join(","))?;
+        }
+        Ok(())
+    }
+}
+
 /// Closes the send queue; what it still held is counted in `errors`, one per message, and
 /// said in a warn log.
 fn close_send_queue(core: &Core) {
@@ -648,7 +741,7 @@ fn close_send_queue(core: &Core) {
         core.counters.errors(left as u64);
         tracing::warn!(
             socket = "push",
-            endpoint = core.endpoint(Role::Push).unwrap_or_default(),
+            endpoint = core.endpoints(Role::Push).join(","),
             messages = left,
             "stopped with messages still queued for a puller; they were not sent"
         );
@@ -683,13 +776,17 @@ struct Serve<S: Service> {
     pull: Option<AsyncSocket>,
     /// The connection monitors of `sub` and `pull`, when they connect.
     monitors: [Option<Monitor>; 2],
-    /// The mending of `sub`'s and `pull`'s connections.
-    mending: [Mending; 2],
+    /// The mending of `sub`'s and `pull`'s connections, by endpoint as libzmq names it.
+    mending: [Vec<(String, Mending)>; 2],
     /// Monitors no longer read, kept open until the sockets close.
     parked: Vec<Monitor>,
     cancel: CancellationToken,
     drain_timeout: Duration,
     peer_interval: Duration,
+    /// The heartbeat topics whose senders the service follows.
+    watch: Vec<String>,
+    /// Whether the service sends heartbeats (so a last one at the stop).
+    heartbeats: bool,
 }
 
 impl<S: Service> Serve<S> {
@@ -705,13 +802,18 @@ impl<S: Service> Serve<S> {
                 t
             })
             .collect();
-        let watching = !S::SPEC.watch.is_empty() && self.sub.is_some();
+        let watching = !self.watch.is_empty() && self.sub.is_some();
         let mut liveness = tokio::time::interval(self.peer_interval / 2);
         liveness.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut msg = zmq::Message::new();
         // The receive loop ends on a stop request (`None`) or a socket failure.
         let failure: Option<(Role, zmq::Error)> = loop {
-            let reconnect_at = self.mending.iter().filter_map(|m| m.due).min();
+            let reconnect_at = self
+                .mending
+                .iter()
+                .flatten()
+                .filter_map(|(_, m)| m.due)
+                .min();
             let step = tokio::select! {
                 _ = self.cancel.cancelled() => break None,
                 ready = readable(self.sub.as_mut()) => {
@@ -790,7 +892,7 @@ impl<S: Service> Serve<S> {
         {
             tracing::warn!("background tasks did not end within {TASK_GRACE:?} of the stop");
         }
-        if S::SPEC.address(Role::Pub).is_some() {
+        if S::SPEC.has(Role::Pub) && self.heartbeats {
             heartbeat::beat(&core).await;
         }
         // The monitors stay open until their sockets close: libzmq would block sending events
@@ -839,16 +941,12 @@ impl<S: Service> Serve<S> {
     fn connection_changed(&mut self, role: Role, event: Result<Connection, zmq::Error>) {
         let core = self.core();
         let index = usize::from(role == Role::Pull);
-        let endpoint = self
-            .receiver(role)
-            .map(|s| s.endpoint().to_owned())
-            .unwrap_or_default();
-        let endpoint = endpoint.as_str();
         let mending = &mut self.mending[index];
         match event {
-            Ok(Connection::Lost(_)) => {
-                mending.lost = true;
-                mending.due = Some(tokio::time::Instant::now() + RETRY_GRACE);
+            Ok(Connection::Lost { endpoint, .. }) => {
+                let entry = mending_of(mending, &endpoint);
+                entry.lost = true;
+                entry.due = Some(tokio::time::Instant::now() + RETRY_GRACE);
                 core.counters.reconnect();
                 core.set_condition(Condition::Disconnected, true);
                 if core.throttles.connection.allow() {
@@ -856,19 +954,23 @@ impl<S: Service> Serve<S> {
                 }
             }
             // libzmq is connecting again by itself.
-            Ok(Connection::Retrying) => {
-                if mending.lost {
-                    mending.due = None;
+            Ok(Connection::Retrying { endpoint }) => {
+                if let Some((_, entry)) = mending.iter_mut().find(|(e, _)| *e == endpoint) {
+                    if entry.lost {
+                        entry.due = None;
+                    }
                 }
             }
             Ok(Connection::Opened(_)) => {}
-            Ok(Connection::Up) => {
-                let was_lost = mending.lost;
-                *mending = Mending::default();
+            Ok(Connection::Up { endpoint }) => {
+                let was_lost = mending
+                    .iter()
+                    .any(|(e, m)| *e == endpoint && m.lost);
+                mending.retain(|(e, _)| *e != endpoint);
                 if was_lost {
                     tracing::info!(socket = %role, endpoint, "connected again");
                 }
-                if self.mending.iter().all(|m| !m.lost) {
+                if self.mending.iter().flatten().all(|(_, m)| !m.lost) {
                     core.set_condition(Condition::Disconnected, false);
                 }
             }
@@ -880,35 +982,45 @@ impl<S: Service> Serve<S> {
                 if let Some(monitor) = self.monitors[index].take() {
                     self.parked.push(monitor);
                 }
+                let endpoint = self
+                    .receiver(role)
+                    .map(|s| s.endpoint().to_owned())
+                    .unwrap_or_default();
                 tracing::warn!(socket = %role, endpoint, error = %e, "cannot watch the connection any more; a dropped connection may stay dropped");
             }
         }
     }
 
-    /// Connects again the receiving sockets whose loss libzmq left alone, after handling what
-    /// they had already received (connecting again drops the old connection's queue). The
-    /// first time at once; again before a connection came up (a peer that refuses us) after
-    /// 100 ms, 200 ms, … up to 5 s.
+    /// Connects again the receiving sockets' endpoints whose loss libzmq left alone, after
+    /// handling what the socket had already received (connecting again drops the old
+    /// connection's queue). The first time at once; again before a connection came up (a
+    /// peer that refuses us) after 100 ms, 200 ms, … up to 5 s.
     async fn mend_due(&mut self, msg: &mut zmq::Message) -> Result<usize, (Role, zmq::Error)> {
         let now = tokio::time::Instant::now();
         let mut handled = 0;
         for (index, role) in [Role::Sub, Role::Pull].into_iter().enumerate() {
-            let mending = &mut self.mending[index];
-            if mending.due.is_none_or(|due| due > now) {
-                continue;
-            }
-            if !mending.waited {
-                // The grace has passed without libzmq retrying: mend it, after the backoff.
-                mending.attempts += 1;
-                let delay = reconnect_delay(mending.attempts);
-                mending.waited = true;
-                if !delay.is_zero() {
-                    mending.due = Some(now + delay);
+            let mut due = Vec::new();
+            for (endpoint, mending) in &mut self.mending[index] {
+                if mending.due.is_none_or(|at| at > now) {
                     continue;
                 }
+                if !mending.waited {
+                    // The grace has passed without libzmq retrying: mend it, after the backoff.
+                    mending.attempts += 1;
+                    let delay = reconnect_delay(mending.attempts);
+                    mending.waited = true;
+                    if !delay.is_zero() {
+                        mending.due = Some(now + delay);
+                        continue;
+                    }
+                }
+                mending.due = None;
+                mending.waited = false;
+                due.push(endpoint.clone());
             }
-            mending.due = None;
-            mending.waited = false;
+            if due.is_empty() {
+                continue;
+            }
             loop {
                 match self.drain(role, msg, None).await {
                     Ok(0) => break,
@@ -919,19 +1031,21 @@ impl<S: Service> Serve<S> {
                     return Ok(handled);
                 }
             }
-            self.reconnect(role);
+            for endpoint in due {
+                self.reconnect(role, &endpoint);
+            }
         }
         Ok(handled)
     }
 
-    fn reconnect(&self, role: Role) {
+    fn reconnect(&self, role: Role, endpoint: &str) {
         let Some(socket) = self.receiver(role) else {
             return;
         };
-        if let Err(e) = socket.reconnect() {
+        if let Err(e) = socket.reconnect(endpoint) {
             let core = self.ctx.core();
             core.counters.error();
-            tracing::warn!(socket = %role, endpoint = socket.endpoint(), error = %e, "cannot connect again");
+            tracing::warn!(socket = %role, endpoint, error = %e, "cannot connect again");
         }
     }
 
@@ -1020,7 +1134,7 @@ impl<S: Service> Serve<S> {
             }
             match wire::split_frame(bytes) {
                 Ok((topic, payload)) => {
-                    if S::SPEC.watch.contains(&topic) {
+                    if self.watch.iter().any(|w| w == topic) {
                         self.heard(topic, payload).await;
                     }
                     let limit = Limit::new(&core, &self.cancel, self.drain_timeout, None);
@@ -1097,7 +1211,11 @@ impl Pumps {
             lock(&core.budget).reset(opened.settings.max_subscriptions);
             let readiness = socket.readiness();
             let monitor_readiness = monitor.as_ref().and_then(Monitor::readiness);
-            *core.publisher.lock().await = Some(Outbox::new(socket, monitor));
+            let topics = PubTopics {
+                heartbeat: opened.settings.heartbeat_topic.clone(),
+                default: opened.settings.default_topic.clone(),
+            };
+            *core.publisher.lock().await = Some(Outbox::new(socket, monitor, topics));
             match (readiness, monitor_readiness.transpose()) {
                 (Some(Ok(socket)), Ok(monitor)) => {
                     let pump =
@@ -1114,7 +1232,7 @@ impl Pumps {
             let settings = &opened.settings;
             core.send_queue
                 .open(settings.send_queue, settings.send_timeout);
-            *core.pusher.lock().await = Some(Outbox::new(socket, None));
+            *core.pusher.lock().await = Some(Outbox::new(socket, None, PubTopics::default()));
             let pump = outbox::flush_pushes(Arc::clone(core), stop.clone(), span.clone());
             tasks.push(tokio::spawn(pump));
         }
@@ -1168,6 +1286,18 @@ struct Mending {
     waited: bool,
     /// How many times the service connected again since a connection last came up.
     attempts: u32,
+}
+
+/// The mending of `endpoint`, added if it has none yet.
+fn mending_of<'a>(mending: &'a mut Vec<(String, Mending)>, endpoint: &str) -> &'a mut Mending {
+    let at = match mending.iter().position(|(e, _)| e == endpoint) {
+        Some(at) => at,
+        None => {
+            mending.push((endpoint.to_owned(), Mending::default()));
+            mending.len() - 1
+        }
+    };
+    &mut mending[at].1
 }
 
 /// How long to wait before the service's `attempts`-th connection in a row: not at all for

@@ -13,14 +13,19 @@ pub struct ServiceSpec {
     pub name: &'static str,
     /// The service's type (the `service_type` key, or one derived from its sockets).
     pub service_type: &'static str,
-    /// The addresses of the `pub`, `sub`, `push` and `pull` keys, in that order.
-    pub addresses: [Option<&'static str>; 4],
+    /// The addresses of the `pub`, `sub`, `push` and `pull` keys, in that order: one or
+    /// several per socket, `None` for a socket the service does not have.
+    pub addresses: [Option<&'static [&'static str]>; 4],
     /// The `topics` key: the SUB subscriptions. `None` subscribes to the handlers' topics.
     pub topics: Option<&'static [&'static str]>,
     /// The heartbeat topic (`heartbeat` key; default `heartbeat`).
     pub heartbeat_topic: &'static str,
-    /// The heartbeat period (`heartbeat_interval` key; default 5 s).
-    pub heartbeat_interval: Duration,
+    /// The heartbeat period (`heartbeat_interval` key; default 5 s); `None` when `"off"`.
+    pub heartbeat_interval: Option<Duration>,
+    /// The topic of a message published without a topic and without a `"type"` field
+    /// (`default_topic` key); `None` uses the heartbeat topic, as the first generation of the
+    /// Python services does.
+    pub default_topic: Option<&'static str>,
     /// The period of the stats log (`stats_interval` key; default 10 s); `None` when `"off"`.
     pub stats_interval: Option<Duration>,
     /// The largest message a SUB or PULL socket accepts (`max_message_size` key; default
@@ -100,7 +105,8 @@ impl ServiceSpec {
         addresses: [None; 4],
         topics: None,
         heartbeat_topic: "heartbeat",
-        heartbeat_interval: Duration::from_secs(5),
+        heartbeat_interval: Some(Duration::from_secs(5)),
+        default_topic: None,
         stats_interval: Some(Duration::from_secs(10)),
         max_message_size: 16 * 1024 * 1024,
         hwm: None,
@@ -121,9 +127,14 @@ impl ServiceSpec {
         },
     };
 
-    /// The address the attribute gives for `role`, if the service has that socket.
-    pub fn address(&self, role: Role) -> Option<&'static str> {
+    /// The addresses the attribute gives for `role`, if the service has that socket.
+    pub fn addresses(&self, role: Role) -> Option<&'static [&'static str]> {
         self.addresses[role.index()]
+    }
+
+    /// Whether the service has a `role` socket.
+    pub fn has(&self, role: Role) -> bool {
+        self.addresses[role.index()].is_some()
     }
 }
 

@@ -1,10 +1,11 @@
 //! What a run of a service uses. Each key comes from the first of: what the program set on
 //! the [`Runner`](crate::Runner), the environment (`EXPERIMANCE_<NAME>_<KEY>`), the
-//! configuration file, the `#[service]` attribute.
+//! configuration file, the `#[service]` attribute. Every key of the attribute can be set by
+//! the environment and the file; lists are comma-separated in the environment.
 
 use std::time::Duration;
 
-use crate::address::{env_var_name, Role};
+use crate::address::{env_var_name, Addresses, Direction, Endpoint, Role};
 use crate::auth::{Auth, Network};
 use crate::config::{Config, ServiceConfig};
 use crate::error::Error;
@@ -15,7 +16,10 @@ use crate::socket::SocketOptions;
 /// attribute. (No `Debug`: it holds a password.)
 #[derive(Clone, Default)]
 pub(crate) struct Overrides {
-    pub(crate) addresses: [Option<String>; 4],
+    /// The name given by `Runner::with_name`: the service's name, and the name its keys are
+    /// looked up by.
+    pub(crate) name: Option<String>,
+    pub(crate) addresses: [Option<Addresses>; 4],
     pub(crate) hwm: [Option<i32>; 4],
     pub(crate) max_message_size: Option<i64>,
     pub(crate) drain_timeout: Option<Duration>,
@@ -34,27 +38,80 @@ pub(crate) struct Overrides {
 /// The resolved settings of one run. (No `Debug`: it holds a password.)
 #[derive(Clone)]
 pub(crate) struct Settings {
-    pub(crate) addresses: [Option<String>; 4],
+    pub(crate) service_type: String,
+    pub(crate) addresses: [Option<Addresses>; 4],
+    /// The SUB subscriptions: the topics, then the watched heartbeat topics.
+    pub(crate) subscriptions: Vec<String>,
+    pub(crate) heartbeat_topic: String,
+    pub(crate) default_topic: String,
+    pub(crate) heartbeat_interval: Option<Duration>,
+    pub(crate) stats_interval: Option<Duration>,
+    pub(crate) watch: Vec<String>,
+    pub(crate) publishes: Vec<String>,
+    pub(crate) peer_interval: Duration,
     pub(crate) sockets: [SocketOptions; 4],
     pub(crate) drain_timeout: Duration,
     pub(crate) send_queue: usize,
     pub(crate) send_timeout: Duration,
     pub(crate) max_subscriptions: usize,
-    pub(crate) heartbeat_interval: Duration,
-    pub(crate) stats_interval: Option<Duration>,
-    pub(crate) peer_interval: Duration,
     pub(crate) auth: Auth,
 }
 
+impl Settings {
+    /// The endpoints of `role`, each with its direction resolved.
+    pub(crate) fn endpoints(&self, role: Role) -> Vec<Endpoint> {
+        self.addresses[role.index()]
+            .iter()
+            .flat_map(Addresses::iter)
+            .map(|a| Endpoint::parse(role, a))
+            .collect()
+    }
+}
+
 impl Overrides {
-    /// The address of `role` as it stands now (without reading a configuration file that
-    /// only `EXPERIMANCE_CONFIG` names).
-    pub(crate) fn address(&self, spec: &ServiceSpec, name: &str, role: Role) -> Option<String> {
-        let file = self.config.as_ref().and_then(|c| c.service(name));
-        address(self, file, spec, name, role)
+    /// The name the keys are looked up by: the program's, else the attribute's.
+    pub(crate) fn lookup_name<'a>(&'a self, spec: &'a ServiceSpec) -> &'a str {
+        self.name.as_deref().unwrap_or(spec.name)
     }
 
-    pub(crate) fn resolve(&self, spec: &ServiceSpec, name: &str) -> Result<Settings, Error> {
+    /// The service's name: the program's, else `EXPERIMANCE_<NAME>_NAME`, else the `name` of
+    /// the configuration file (the program's, else the one `--config` or
+    /// `EXPERIMANCE_CONFIG` names, if it can be read), else the attribute's.
+    pub(crate) fn name(&self, spec: &ServiceSpec) -> String {
+        if let Some(name) = &self.name {
+            return name.clone();
+        }
+        let loaded;
+        let config = match &self.config {
+            Some(config) => Some(config),
+            None => {
+                loaded = Config::from_args_or_env().ok().flatten();
+                loaded.as_ref()
+            }
+        };
+        env(spec.name, "NAME")
+            .map(|n| n.trim().to_owned())
+            .or_else(|| config?.service(spec.name)?.name.clone())
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| spec.name.to_owned())
+    }
+
+    /// The addresses of `role` as they stand now (without reading a configuration file that
+    /// only `EXPERIMANCE_CONFIG` names).
+    pub(crate) fn addresses(&self, spec: &ServiceSpec, role: Role) -> Option<Addresses> {
+        let name = self.lookup_name(spec);
+        let file = self.config.as_ref().and_then(|c| c.service(name));
+        addresses(self, file, spec, name, role)
+    }
+
+    /// Resolves every key for a run of the service described by `spec`, whose handlers take
+    /// `handler_topics`.
+    pub(crate) fn resolve(
+        &self,
+        spec: &ServiceSpec,
+        handler_topics: &[&str],
+    ) -> Result<Settings, Error> {
+        let name = self.lookup_name(spec);
         let loaded;
         let config = match &self.config {
             Some(config) => Some(config),
@@ -88,40 +145,43 @@ impl Overrides {
                 }
             }
         };
-        let allow: Vec<String> = match &self.allow {
-            Some(list) => list.clone(),
-            None => match env(name, "ALLOW") {
-                Some(list) => list.split(',').map(str::to_owned).collect(),
-                None => match file.and_then(|f| f.allow.clone()) {
-                    Some(list) => list,
-                    None => spec.auth.allow.iter().map(|s| (*s).to_owned()).collect(),
-                },
-            },
-        };
+        let allow = key(
+            self.allow.clone(),
+            name,
+            "ALLOW",
+            list,
+            file.and_then(|f| f.allow.clone()),
+            strings(spec.auth.allow),
+        )?;
         let allow = allow
             .iter()
             .filter(|s| !s.trim().is_empty())
             .map(|s| s.parse::<Network>())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| config_error(format!("invalid `allow` entry: {e}")))?;
+        let curve = key(
+            None,
+            name,
+            "CURVE",
+            boolean,
+            file.and_then(|f| f.curve),
+            spec.auth.curve,
+        )?;
         let auth = Auth {
             plain,
             allow,
-            curve: spec.auth.curve,
+            curve,
         };
         auth.check_supported(name)?;
-        let pick = |program: Option<Duration>, file: Option<Duration>, spec: Duration| {
-            program.or(file).unwrap_or(spec)
-        };
-        let drain_timeout = pick(
+        let duration = crate::config::parse_duration;
+        let drain_timeout = key(
             self.drain_timeout,
+            name,
+            "DRAIN_TIMEOUT",
+            duration,
             file.and_then(|f| f.drain_timeout),
             spec.drain_timeout,
-        );
-        let number = |t: &str| {
-            t.parse()
-                .map_err(|e: std::num::ParseIntError| e.to_string())
-        };
+        )?;
         let send_queue = key(
             self.send_queue,
             name,
@@ -134,7 +194,7 @@ impl Overrides {
             self.send_timeout,
             name,
             "SEND_TIMEOUT",
-            crate::config::parse_duration,
+            duration,
             file.and_then(|f| f.send_timeout),
             spec.send_timeout,
         )?;
@@ -142,10 +202,7 @@ impl Overrides {
             self.max_subscription_size,
             name,
             "MAX_SUBSCRIPTION_SIZE",
-            |t| {
-                t.parse()
-                    .map_err(|e: std::num::ParseIntError| e.to_string())
-            },
+            crate::duration::parse_bytes,
             file.and_then(|f| f.max_subscription_size),
             spec.max_subscription_size,
         )?;
@@ -172,56 +229,308 @@ impl Overrides {
                 "`max_subscription_size` must be at least 1 byte".to_owned(),
             ));
         }
-        let zmtp_heartbeat = self
-            .zmtp_heartbeat
-            .or(file.and_then(|f| f.zmtp_heartbeat))
-            .unwrap_or(spec.zmtp_heartbeat);
+        let zmtp_heartbeat = key(
+            self.zmtp_heartbeat,
+            name,
+            "ZMTP_HEARTBEAT",
+            duration_or_off,
+            file.and_then(|f| f.zmtp_heartbeat),
+            spec.zmtp_heartbeat,
+        )?;
+        let max_message_size = key(
+            self.max_message_size,
+            name,
+            "MAX_MESSAGE_SIZE",
+            crate::duration::parse_bytes,
+            file.and_then(|f| f.max_message_size),
+            spec.max_message_size,
+        )?;
+        let hwm = env_parsed(name, "HWM", number)?.or(file.and_then(|f| f.hwm));
+        let hwm = match hwm.or(spec.hwm) {
+            Some(hwm) if hwm < 0 => {
+                return Err(config_error(
+                    "`hwm` must be 0 (no limit) or more messages".to_owned(),
+                ))
+            }
+            hwm => hwm,
+        };
+        let mut addresses: [Option<Addresses>; 4] = Default::default();
+        for role in Role::ALL {
+            addresses[role.index()] =
+                addresses_checked(self, file, spec, name, role, auth.plain.is_some())?;
+        }
         let sockets = std::array::from_fn(|i| SocketOptions {
             linger: drain_timeout,
-            hwm: self.hwm[i].or(file.and_then(|f| f.hwm)).or(spec.hwm),
-            max_message_size: self
-                .max_message_size
-                .or(file.and_then(|f| f.max_message_size))
-                .unwrap_or(spec.max_message_size),
+            hwm: self.hwm[i].or(hwm),
+            max_message_size,
             max_subscription_size,
             zmtp_heartbeat,
             plain: auth.plain.clone(),
             zap: auth.enabled(),
         });
+        let topic = |key_name: &str, value: String| -> Result<String, Error> {
+            check_topic(&value)
+                .map(|()| value)
+                .map_err(|e| config_error(format!("`{key_name}`: {e}")))
+        };
+        let heartbeat_topic = topic(
+            "heartbeat",
+            key(
+                None,
+                name,
+                "HEARTBEAT",
+                text,
+                file.and_then(|f| f.heartbeat.clone()),
+                spec.heartbeat_topic.to_owned(),
+            )?,
+        )?;
+        let default_topic = key(
+            None,
+            name,
+            "DEFAULT_TOPIC",
+            |t| Ok(Some(t.to_owned())),
+            file.and_then(|f| f.default_topic.clone()).map(Some),
+            spec.default_topic.map(str::to_owned),
+        )?;
+        let default_topic = match default_topic {
+            Some(t) => topic("default_topic", t)?,
+            None => heartbeat_topic.clone(),
+        };
+        let watch = key(
+            None,
+            name,
+            "WATCH",
+            list,
+            file.and_then(|f| f.watch.clone()),
+            strings(spec.watch),
+        )?;
+        for watched in &watch {
+            check_topic(watched).map_err(|e| config_error(format!("`watch`: {e}")))?;
+        }
+        if !watch.is_empty() && !spec.has(Role::Sub) {
+            return Err(config_error(
+                "`watch` follows heartbeats that arrive on the SUB socket, and this service has none".to_owned(),
+            ));
+        }
+        let publishes = key(
+            None,
+            name,
+            "PUBLISHES",
+            list,
+            file.and_then(|f| f.publishes.clone()),
+            strings(spec.publishes),
+        )?;
+        for published in &publishes {
+            check_topic(published).map_err(|e| config_error(format!("`publishes`: {e}")))?;
+        }
+        let topics = key(
+            None,
+            name,
+            "TOPICS",
+            topic_list,
+            file.and_then(|f| f.topics.clone()),
+            strings(spec.topics.unwrap_or(handler_topics)),
+        )?;
+        for t in &topics {
+            if t.contains(char::is_whitespace) {
+                return Err(config_error(format!(
+                    "`topics`: topic {t:?} contains whitespace; on the wire the first space separates the topic from the JSON"
+                )));
+            }
+        }
+        if let Some(missing) = handler_topics
+            .iter()
+            .find(|h| !topics.iter().any(|t| h.starts_with(t.as_str())))
+        {
+            return Err(config_error(format!(
+                "`topics` must still subscribe to `{missing}`, which has a handler; add it (topics may be added at run time, not removed)"
+            )));
+        }
+        let mut subscriptions = Vec::new();
+        if spec.has(Role::Sub) {
+            for t in topics.iter().chain(&watch) {
+                if !subscriptions.contains(t) {
+                    subscriptions.push(t.clone());
+                }
+            }
+        }
         Ok(Settings {
-            addresses: Role::ALL.map(|role| address(self, file, spec, name, role)),
+            service_type: key(
+                None,
+                name,
+                "SERVICE_TYPE",
+                text,
+                file.and_then(|f| f.service_type.clone()),
+                spec.service_type.to_owned(),
+            )?,
+            addresses,
+            subscriptions,
+            heartbeat_topic,
+            default_topic,
+            heartbeat_interval: key(
+                None,
+                name,
+                "HEARTBEAT_INTERVAL",
+                duration_or_off,
+                file.and_then(|f| f.heartbeat_interval),
+                spec.heartbeat_interval,
+            )?,
+            stats_interval: key(
+                None,
+                name,
+                "STATS_INTERVAL",
+                duration_or_off,
+                file.and_then(|f| f.stats_interval),
+                spec.stats_interval,
+            )?,
+            watch,
+            publishes,
+            peer_interval: key(
+                None,
+                name,
+                "PEER_INTERVAL",
+                duration,
+                file.and_then(|f| f.peer_interval),
+                spec.peer_interval,
+            )?,
             sockets,
             drain_timeout,
             send_queue,
             send_timeout,
             max_subscriptions,
-            heartbeat_interval: pick(
-                None,
-                file.and_then(|f| f.heartbeat_interval),
-                spec.heartbeat_interval,
-            ),
-            stats_interval: file
-                .and_then(|f| f.stats_interval)
-                .unwrap_or(spec.stats_interval),
-            peer_interval: pick(None, file.and_then(|f| f.peer_interval), spec.peer_interval),
             auth,
         })
     }
 }
 
-fn address(
+fn addresses(
     overrides: &Overrides,
     file: Option<&ServiceConfig>,
     spec: &ServiceSpec,
     name: &str,
     role: Role,
-) -> Option<String> {
-    let declared = spec.address(role)?;
+) -> Option<Addresses> {
+    let declared = spec.addresses(role)?;
     overrides.addresses[role.index()]
         .clone()
-        .or_else(|| env(name, &role.to_string()))
-        .or_else(|| file.and_then(|f| f.address(role.index()).cloned()))
-        .or_else(|| Some(declared.to_owned()))
+        .or_else(|| env(name, &role.to_string()).map(|list| Addresses::split(&list)))
+        .filter(|a| !a.is_empty())
+        .or_else(|| file.and_then(|f| f.addresses(role).cloned()))
+        .or_else(|| Some(declared.into()))
+}
+
+/// The addresses of `role`, each checked: a transport and an address, and (with PLAIN) one
+/// direction for the whole socket.
+fn addresses_checked(
+    overrides: &Overrides,
+    file: Option<&ServiceConfig>,
+    spec: &ServiceSpec,
+    name: &str,
+    role: Role,
+    plain: bool,
+) -> Result<Option<Addresses>, Error> {
+    let Some(list) = addresses(overrides, file, spec, name, role) else {
+        return Ok(None);
+    };
+    let error = |message: String| Error::Config {
+        service: name.to_owned(),
+        message,
+    };
+    let mut directions = Vec::new();
+    for (i, address) in list.iter().enumerate() {
+        let endpoint = Endpoint::parse(role, address);
+        let valid = endpoint
+            .address
+            .split_once("://")
+            .is_some_and(|(transport, rest)| !transport.is_empty() && !rest.is_empty());
+        if !valid {
+            return Err(error(format!(
+                "invalid {} address `{address}`: expected `tcp://host:port`, `ipc://path` or `inproc://name`, optionally prefixed with `@` (bind) or `>` (connect)",
+                role.key()
+            )));
+        }
+        if list.iter().take(i).any(|a| a.trim() == address.trim()) {
+            return Err(error(format!(
+                "{} address `{address}` is listed twice",
+                role.key()
+            )));
+        }
+        directions.push(endpoint.direction);
+    }
+    let mixed = directions.contains(&Direction::Bind) && directions.contains(&Direction::Connect);
+    if mixed && plain {
+        return Err(error(format!(
+            "the {} socket both binds and connects, but PLAIN makes a socket either the server (binding) or the client (connecting); give it one direction, or use two services",
+            role.key()
+        )));
+    }
+    Ok(Some(list))
+}
+
+/// A topic as it may appear on the wire: non-empty, without whitespace.
+fn check_topic(topic: &str) -> Result<(), String> {
+    if topic.is_empty() {
+        return Err("a topic must not be empty".to_owned());
+    }
+    if topic.contains(char::is_whitespace) {
+        return Err(format!(
+            "topic {topic:?} contains whitespace; on the wire the first space separates the topic from the JSON"
+        ));
+    }
+    Ok(())
+}
+
+fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn text(t: &str) -> Result<String, String> {
+    Ok(t.to_owned())
+}
+
+fn number<T: std::str::FromStr<Err = std::num::ParseIntError>>(t: &str) -> Result<T, String> {
+    t.parse().map_err(|e: std::num::ParseIntError| e.to_string())
+}
+
+fn boolean(t: &str) -> Result<bool, String> {
+    match t {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err("expected true or false".to_owned()),
+    }
+}
+
+/// Comma-separated entries, trimmed; blank ones are skipped.
+fn list(t: &str) -> Result<Vec<String>, String> {
+    Ok(t.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+/// Comma-separated topics; `""` (two quotes) is the empty topic, which subscribes to every
+/// topic.
+fn topic_list(t: &str) -> Result<Vec<String>, String> {
+    let topics: Vec<String> = t
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|e| if e == "\"\"" { "" } else { e }.to_owned())
+        .collect();
+    if topics.is_empty() {
+        return Err("no topics; list at least one, or \"\" for every topic".to_owned());
+    }
+    Ok(topics)
+}
+
+fn duration_or_off(t: &str) -> Result<Option<Duration>, String> {
+    if t == "off" {
+        return Ok(None);
+    }
+    crate::config::parse_duration(t)
+        .map(Some)
+        .map_err(|e| format!("{e}, or \"off\""))
 }
 
 /// One key: the program's value, else `EXPERIMANCE_<NAME>_<KEY>` read with `parse`, else the
@@ -269,14 +578,27 @@ mod tests {
     static SPEC: ServiceSpec = ServiceSpec {
         name: "SettingsTest",
         addresses: [
-            Some("tcp://*:5555"),
-            Some("tcp://localhost:5556"),
+            Some(&["tcp://*:5555"]),
+            Some(&["tcp://localhost:5556"]),
             None,
             None,
         ],
         hwm: Some(10),
         ..ServiceSpec::DEFAULT
     };
+
+    /// Resolves `overrides` for `SPEC` running as `name`.
+    fn resolve(overrides: &Overrides, name: &str) -> Result<Settings, Error> {
+        let overrides = Overrides {
+            name: Some(name.to_owned()),
+            ..overrides.clone()
+        };
+        overrides.resolve(&SPEC, &[])
+    }
+
+    fn first(addresses: &Option<Addresses>) -> Option<&str> {
+        addresses.as_ref().and_then(|a| a.iter().next())
+    }
 
     fn config(text: &str) -> Config {
         let dir = std::env::temp_dir().join(format!("experimance-settings-{}", std::process::id()));
@@ -301,25 +623,25 @@ mod tests {
             ..Overrides::default()
         };
         overrides.addresses[0] = None;
-        let settings = overrides.resolve(&SPEC, name).unwrap();
+        let settings = resolve(&overrides, name).unwrap();
         assert_eq!(
-            settings.addresses[0].as_deref(),
+            first(&settings.addresses[0]),
             Some("tcp://127.0.0.1:7001")
         );
         assert_eq!(
-            settings.addresses[1].as_deref(),
+            first(&settings.addresses[1]),
             Some("tcp://127.0.0.1:7003")
         );
         assert_eq!(settings.addresses[2], None);
         assert_eq!(settings.sockets[0].hwm, Some(20));
-        assert_eq!(settings.heartbeat_interval, Duration::from_secs(2));
+        assert_eq!(settings.heartbeat_interval, Some(Duration::from_secs(2)));
         assert_eq!(settings.stats_interval, None);
 
         overrides.addresses[1] = Some("tcp://127.0.0.1:7004".into());
         overrides.hwm[0] = Some(30);
-        let settings = overrides.resolve(&SPEC, name).unwrap();
+        let settings = resolve(&overrides, name).unwrap();
         assert_eq!(
-            settings.addresses[1].as_deref(),
+            first(&settings.addresses[1]),
             Some("tcp://127.0.0.1:7004")
         );
         assert_eq!(settings.sockets[0].hwm, Some(30));
@@ -328,19 +650,18 @@ mod tests {
 
     #[test]
     fn attribute_applies_without_file_or_env() {
-        let settings = Overrides::default()
-            .resolve(&SPEC, "SettingsPlain")
+        let settings = resolve(&Overrides::default(), "SettingsPlain")
             .unwrap();
-        assert_eq!(settings.addresses[0].as_deref(), Some("tcp://*:5555"));
+        assert_eq!(first(&settings.addresses[0]), Some("tcp://*:5555"));
         assert_eq!(settings.sockets[0].hwm, Some(10));
-        assert_eq!(settings.heartbeat_interval, Duration::from_secs(5));
+        assert_eq!(settings.heartbeat_interval, Some(Duration::from_secs(5)));
         assert!(!settings.auth.enabled());
     }
 
     #[test]
     fn half_credentials_and_bad_networks_are_errors() {
         std::env::set_var("EXPERIMANCE_SETTINGSHALF_USERNAME", "user");
-        let Err(error) = Overrides::default().resolve(&SPEC, "SettingsHalf") else {
+        let Err(error) = resolve(&Overrides::default(), "SettingsHalf") else {
             panic!("half credentials must be an error");
         };
         assert!(
@@ -351,7 +672,7 @@ mod tests {
             allow: Some(vec!["10.0.0.0/40".into()]),
             ..Overrides::default()
         };
-        let Err(error) = overrides.resolve(&SPEC, "SettingsNet") else {
+        let Err(error) = resolve(&overrides, "SettingsNet") else {
             panic!("a bad network must be an error");
         };
         assert!(error.to_string().contains("allow"), "{error}");
@@ -361,11 +682,11 @@ mod tests {
     fn send_keys_come_from_the_environment_and_bad_values_name_the_variable() {
         std::env::set_var("EXPERIMANCE_SETTINGSSEND_SEND_QUEUE", "7");
         std::env::set_var("EXPERIMANCE_SETTINGSSEND_SEND_TIMEOUT", "250ms");
-        let settings = Overrides::default().resolve(&SPEC, "SettingsSend").unwrap();
+        let settings = resolve(&Overrides::default(), "SettingsSend").unwrap();
         assert_eq!(settings.send_queue, 7);
         assert_eq!(settings.send_timeout, Duration::from_millis(250));
         std::env::set_var("EXPERIMANCE_SETTINGSBADSEND_MAX_SUBSCRIPTIONS", "lots");
-        let Err(error) = Overrides::default().resolve(&SPEC, "SettingsBadSend") else {
+        let Err(error) = resolve(&Overrides::default(), "SettingsBadSend") else {
             panic!("a bad value must be an error");
         };
         assert!(
@@ -401,7 +722,7 @@ mod tests {
                 "max_subscription_size",
             ),
         ] {
-            let Err(error) = overrides.resolve(&SPEC, "SettingsLimits") else {
+            let Err(error) = resolve(&overrides, "SettingsLimits") else {
                 panic!("{key} below 1 must be an error");
             };
             assert!(error.to_string().contains(key), "{error}");
@@ -420,11 +741,223 @@ mod tests {
             error.contains("bad.toml") && error.contains("hwm"),
             "{error}"
         );
-        std::fs::write(&path, "[services.A]\nheartbeat = \"x\"\n").unwrap();
+        std::fs::write(&path, "[services.A]\nheartbeats = \"x\"\n").unwrap();
         let error = Config::load(&path).unwrap_err().to_string();
         assert!(
-            error.contains("unknown field") && error.contains("heartbeat"),
+            error.contains("unknown field") && error.contains("heartbeats"),
             "{error}"
         );
+    }
+
+    /// One key set from one source, and what the resolved settings must then say.
+    type Check = fn(&Settings);
+
+    /// Every key but `name` (tested apart): its environment variable's value, its line in a
+    /// configuration file, and the check of the settings it gives.
+    const KEYS: &[(&str, &str, &str, Check)] = &[
+        ("SERVICE_TYPE", "display", "service_type = \"display\"", |s| {
+            assert_eq!(s.service_type, "display")
+        }),
+        (
+            "PUB",
+            "tcp://127.0.0.1:7101,ipc:///tmp/k",
+            "pub = [\"tcp://127.0.0.1:7101\", \"ipc:///tmp/k\"]",
+            |s| {
+                let list: Vec<&str> = s.addresses[0].as_ref().unwrap().iter().collect();
+                assert_eq!(list, ["tcp://127.0.0.1:7101", "ipc:///tmp/k"]);
+            },
+        ),
+        (
+            "SUB",
+            ">tcp://core:5555, >tcp://agent:5557",
+            "sub = [\">tcp://core:5555\", \">tcp://agent:5557\"]",
+            |s| {
+                let list: Vec<&str> = s.addresses[1].as_ref().unwrap().iter().collect();
+                assert_eq!(list, [">tcp://core:5555", ">tcp://agent:5557"]);
+            },
+        ),
+        ("TOPICS", "era,idle", "topics = [\"era\", \"idle\"]", |s| {
+            assert_eq!(s.subscriptions, ["era", "idle"])
+        }),
+        ("HEARTBEAT", "display.beat", "heartbeat = \"display.beat\"", |s| {
+            assert_eq!(s.heartbeat_topic, "display.beat");
+            assert_eq!(s.default_topic, "display.beat");
+        }),
+        (
+            "HEARTBEAT_INTERVAL",
+            "off",
+            "heartbeat_interval = \"off\"",
+            |s| assert_eq!(s.heartbeat_interval, None),
+        ),
+        (
+            "DEFAULT_TOPIC",
+            "core.events",
+            "default_topic = \"core.events\"",
+            |s| assert_eq!(s.default_topic, "core.events"),
+        ),
+        ("STATS_INTERVAL", "2s", "stats_interval = \"2s\"", |s| {
+            assert_eq!(s.stats_interval, Some(Duration::from_secs(2)))
+        }),
+        ("WATCH", "a.heartbeat,b.heartbeat", "watch = [\"a.heartbeat\", \"b.heartbeat\"]", |s| {
+            assert_eq!(s.watch, ["a.heartbeat", "b.heartbeat"]);
+            assert!(s.subscriptions.ends_with(&["a.heartbeat".into(), "b.heartbeat".into()]));
+        }),
+        ("PUBLISHES", "era,idle", "publishes = [\"era\", \"idle\"]", |s| {
+            assert_eq!(s.publishes, ["era", "idle"])
+        }),
+        ("PEER_INTERVAL", "250ms", "peer_interval = \"250ms\"", |s| {
+            assert_eq!(s.peer_interval, Duration::from_millis(250))
+        }),
+        ("DRAIN_TIMEOUT", "3s", "drain_timeout = \"3s\"", |s| {
+            assert_eq!(s.drain_timeout, Duration::from_secs(3))
+        }),
+        ("SEND_QUEUE", "7", "send_queue = 7", |s| assert_eq!(s.send_queue, 7)),
+        ("SEND_TIMEOUT", "250ms", "send_timeout = \"250ms\"", |s| {
+            assert_eq!(s.send_timeout, Duration::from_millis(250))
+        }),
+        ("MAX_SUBSCRIPTION_SIZE", "1KiB", "max_subscription_size = \"1KiB\"", |s| {
+            assert_eq!(s.sockets[0].max_subscription_size, 1024)
+        }),
+        ("MAX_SUBSCRIPTIONS", "50", "max_subscriptions = 50", |s| {
+            assert_eq!(s.max_subscriptions, 50)
+        }),
+        ("ZMTP_HEARTBEAT", "off", "zmtp_heartbeat = \"off\"", |s| {
+            assert_eq!(s.sockets[1].zmtp_heartbeat, None)
+        }),
+        ("HWM", "5000", "hwm = 5000", |s| {
+            assert!(s.sockets.iter().all(|o| o.hwm == Some(5000)))
+        }),
+        ("MAX_MESSAGE_SIZE", "64KiB", "max_message_size = \"64KiB\"", |s| {
+            assert_eq!(s.sockets[1].max_message_size, 65536)
+        }),
+        ("ALLOW", "127.0.0.1,10.0.0.0/8", "allow = [\"127.0.0.1\", \"10.0.0.0/8\"]", |s| {
+            assert_eq!(s.auth.allow.len(), 2)
+        }),
+        ("CURVE", "false", "curve = false", |s| assert!(!s.auth.curve)),
+    ];
+
+    #[test]
+    fn every_key_comes_from_the_environment_and_from_the_file() {
+        for (i, (key, env_value, line, check)) in KEYS.iter().enumerate() {
+            let by_env = format!("SettingsEnvKey{i}");
+            std::env::set_var(env_var_name(&by_env, key), env_value);
+            let settings = resolve(&Overrides::default(), &by_env)
+                .unwrap_or_else(|e| panic!("{key} from the environment: {e}"));
+            check(&settings);
+
+            let by_file = format!("SettingsFileKey{i}");
+            let overrides = Overrides {
+                config: Some(config(&format!("[services.{by_file}]\n{line}\n"))),
+                ..Overrides::default()
+            };
+            let settings = resolve(&overrides, &by_file)
+                .unwrap_or_else(|e| panic!("{key} from the file: {e}"));
+            check(&settings);
+        }
+        // PLAIN credentials, which come in pairs.
+        std::env::set_var("EXPERIMANCE_SETTINGSENVPLAIN_USERNAME", "user");
+        std::env::set_var("EXPERIMANCE_SETTINGSENVPLAIN_PASSWORD", "secret");
+        let settings = resolve(&Overrides::default(), "SettingsEnvPlain").unwrap();
+        assert_eq!(settings.auth.plain, Some(("user".into(), "secret".into())));
+        let overrides = Overrides {
+            config: Some(config(
+                "[services.SettingsFilePlain]\nusername = \"user\"\npassword = \"secret\"\n",
+            )),
+            ..Overrides::default()
+        };
+        let settings = resolve(&overrides, "SettingsFilePlain").unwrap();
+        assert_eq!(settings.auth.plain, Some(("user".into(), "secret".into())));
+    }
+
+    #[test]
+    fn the_name_comes_from_the_environment_and_from_the_file() {
+        static NAMED: ServiceSpec = ServiceSpec {
+            name: "SettingsNamed",
+            ..SPEC
+        };
+        assert_eq!(Overrides::default().name(&NAMED), "SettingsNamed");
+        let overrides = Overrides {
+            config: Some(config("[services.SettingsNamed]\nname = \"display-2\"\n")),
+            ..Overrides::default()
+        };
+        assert_eq!(overrides.name(&NAMED), "display-2");
+        // The keys are still looked up by the attribute's name.
+        assert_eq!(overrides.lookup_name(&NAMED), "SettingsNamed");
+        std::env::set_var("EXPERIMANCE_SETTINGSNAMED_NAME", "display-3");
+        assert_eq!(overrides.name(&NAMED), "display-3");
+        let program = Overrides {
+            name: Some("display-4".into()),
+            ..overrides
+        };
+        assert_eq!(program.name(&NAMED), "display-4");
+    }
+
+    #[test]
+    fn run_time_topics_may_add_but_not_remove_a_handlers_topic() {
+        let with = |topics: &str| Overrides {
+            name: Some("SettingsTopics".into()),
+            config: Some(config(&format!(
+                "[services.SettingsTopics]\ntopics = {topics}\n"
+            ))),
+            ..Overrides::default()
+        };
+        let settings = with("[\"era\", \"idle\"]").resolve(&SPEC, &["era"]).unwrap();
+        assert_eq!(settings.subscriptions, ["era", "idle"]);
+        // A prefix covers the handler's topic, as ZeroMQ's filter does.
+        assert!(with("[\"\"]").resolve(&SPEC, &["era"]).is_ok());
+        let Err(error) = with("[\"idle\"]").resolve(&SPEC, &["era"]) else {
+            panic!("dropping a handler's topic must be an error");
+        };
+        assert!(error.to_string().contains("`era`, which has a handler"), "{error}");
+    }
+
+    #[test]
+    fn bad_run_time_values_are_errors_naming_the_key() {
+        for (key, value, expected) in [
+            ("HEARTBEAT", "two words", "whitespace"),
+            ("DEFAULT_TOPIC", "a b", "whitespace"),
+            ("HEARTBEAT_INTERVAL", "often", "off"),
+            ("HWM", "-1", "`hwm`"),
+            ("MAX_MESSAGE_SIZE", "0B", "at least 1 byte"),
+            ("CURVE", "maybe", "true or false"),
+            ("SUB", "localhost:5555", "invalid sub address"),
+            ("SUB", "tcp://a:1,tcp://a:1", "listed twice"),
+        ] {
+            let name = format!("SettingsBad{}", key.replace('_', ""));
+            std::env::set_var(env_var_name(&name, key), value);
+            let Err(error) = resolve(&Overrides::default(), &name) else {
+                panic!("{key}={value} must be an error");
+            };
+            assert!(error.to_string().contains(expected), "{key}: {error}");
+            std::env::remove_var(env_var_name(&name, key));
+        }
+        static NO_SUB: ServiceSpec = ServiceSpec {
+            name: "SettingsNoSub",
+            addresses: [Some(&["tcp://*:1"]), None, None, None],
+            ..ServiceSpec::DEFAULT
+        };
+        std::env::set_var("EXPERIMANCE_SETTINGSNOSUB_WATCH", "a.heartbeat");
+        let Err(error) = Overrides::default().resolve(&NO_SUB, &[]) else {
+            panic!("watch without SUB must be an error");
+        };
+        assert!(error.to_string().contains("SUB socket"), "{error}");
+    }
+
+    #[test]
+    fn plain_refuses_a_socket_that_both_binds_and_connects() {
+        let overrides = Overrides {
+            addresses: [None, Some(["@tcp://*:1", ">tcp://a:2"].into()), None, None],
+            plain: Some(Some(("u".into(), "p".into()))),
+            ..Overrides::default()
+        };
+        let Err(error) = resolve(&overrides, "SettingsMixed") else {
+            panic!("a mixed socket with PLAIN must be an error");
+        };
+        assert!(error.to_string().contains("both binds and connects"), "{error}");
+        let overrides = Overrides {
+            plain: None,
+            ..overrides
+        };
+        assert!(resolve(&overrides, "SettingsMixed").is_ok());
     }
 }

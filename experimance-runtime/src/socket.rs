@@ -26,7 +26,12 @@ impl AsRawFd for ZmqFd {
 /// One open socket of a service.
 pub(crate) struct AsyncSocket {
     io: Io,
+    /// Every endpoint, comma-separated: for logs.
     endpoint: String,
+    /// Each endpoint in use, in the order given (a bound wildcard port resolved).
+    endpoints: Vec<String>,
+    /// The addresses the socket connects to, as given: what a reconnect connects again.
+    connects: Vec<String>,
 }
 
 enum Io {
@@ -57,76 +62,43 @@ const SUBSCRIPTION_HWM: i32 = 16;
 pub(crate) const ZAP_DOMAIN: &str = "experimance";
 
 impl AsyncSocket {
-    /// Creates a socket of `role`, applies `options`, binds or connects it, and subscribes a
-    /// SUB socket to `topics`.
+    /// Creates a socket of `role`, applies `options`, subscribes a SUB socket to `topics`,
+    /// and binds or connects it to each of `endpoints`. An error names the endpoint it came
+    /// from (`None` before any endpoint was tried).
     pub(crate) fn open(
         context: &zmq::Context,
         role: Role,
-        endpoint: &Endpoint,
+        endpoints: &[Endpoint],
         options: &SocketOptions,
         topics: &[&str],
-    ) -> Result<AsyncSocket, zmq::Error> {
-        let socket = context.socket(role.socket_type())?;
-        socket.set_linger(millis(options.linger))?;
-        if let Some(hwm) = options.hwm {
-            socket.set_sndhwm(hwm)?;
-            socket.set_rcvhwm(hwm)?;
-        }
-        match role {
-            Role::Sub | Role::Pull => socket.set_maxmsgsize(options.max_message_size)?,
-            // What a subscriber sends a publisher is (un)subscriptions: small. A larger one is
-            // refused while it is read, so it is never buffered, and its sender dropped.
-            Role::Pub => {
-                socket.set_maxmsgsize(options.max_subscription_size)?;
-                socket.set_xpub_verbose(true)?;
-                // What flows in is subscriptions. A short inbound queue makes libzmq take
-                // them in at about the pace the service reads them, so a subscriber over the
-                // budget is cut off before libzmq has taken in many more.
-                socket.set_rcvhwm(SUBSCRIPTION_HWM)?;
-            }
-            Role::Push => {}
-        }
-        // A connecting PUSH queues nothing for a puller that is not there yet: the send is
-        // refused, waits in the service's send queue, and is counted if the stop finds it there.
-        if role == Role::Push && endpoint.direction == Direction::Connect {
-            socket.set_immediate(true)?;
-        }
-        // Only PUB/SUB: under back-pressure libzmq stops reading a connection, a PONG then
-        // waits behind data, and the peer would be taken for dead and dropped together with
-        // the tasks queued for it — a loss PUSH/PULL must not have.
-        if let (Some(period), Role::Pub | Role::Sub) = (options.zmtp_heartbeat, role) {
-            socket.set_heartbeat_ivl(millis(period))?;
-            socket.set_heartbeat_timeout(millis(period * 3))?;
-            socket.set_heartbeat_ttl(millis(period * 3).min(6_553_500))?;
-        }
-        let bind = endpoint.direction == Direction::Bind;
-        if bind && options.zap {
-            socket.set_zap_domain(ZAP_DOMAIN)?;
-        }
-        if let Some((username, password)) = &options.plain {
-            if bind {
-                socket.set_plain_server(true)?;
-            } else {
-                socket.set_plain_username(Some(username))?;
-                socket.set_plain_password(Some(password))?;
+    ) -> Result<AsyncSocket, (Option<String>, zmq::Error)> {
+        let socket = context.socket(role.socket_type()).map_err(|e| (None, e))?;
+        configure(&socket, role, endpoints, options, topics).map_err(|e| (None, e))?;
+        let mut resolved = Vec::with_capacity(endpoints.len());
+        let mut connects = Vec::new();
+        for endpoint in endpoints {
+            let failed = |e| (Some(endpoint.address.clone()), e);
+            match endpoint.direction {
+                Direction::Bind => {
+                    socket.bind(&endpoint.address).map_err(failed)?;
+                    resolved.push(
+                        socket
+                            .get_last_endpoint()
+                            .map_err(failed)?
+                            .unwrap_or_else(|_| endpoint.address.clone()),
+                    );
+                }
+                Direction::Connect => {
+                    socket.connect(&endpoint.address).map_err(failed)?;
+                    resolved.push(endpoint.address.clone());
+                    connects.push(endpoint.address.clone());
+                }
             }
         }
-        if role == Role::Sub {
-            for topic in topics {
-                socket.set_subscribe(topic.as_bytes())?;
-            }
-        }
-        match endpoint.direction {
-            Direction::Bind => socket.bind(&endpoint.address)?,
-            Direction::Connect => socket.connect(&endpoint.address)?,
-        }
-        let endpoint = match endpoint.direction {
-            Direction::Bind => socket
-                .get_last_endpoint()?
-                .unwrap_or_else(|_| endpoint.address.clone()),
-            Direction::Connect => endpoint.address.clone(),
-        };
-        AsyncSocket::wrap(socket, endpoint)
+        let mut socket = AsyncSocket::wrap(socket, resolved.join(",")).map_err(|e| (None, e))?;
+        socket.endpoints = resolved;
+        socket.connects = connects;
+        Ok(socket)
     }
 
     /// Drives an already bound or connected socket.
@@ -139,7 +111,9 @@ impl AsyncSocket {
                 .map_err(|e| io_to_zmq(e.into()))?;
         Ok(AsyncSocket {
             io: Io::Zmq(inner),
+            endpoints: vec![endpoint.clone()],
             endpoint,
+            connects: Vec::new(),
         })
     }
 
@@ -147,7 +121,9 @@ impl AsyncSocket {
     pub(crate) fn memory(pipe: Pipe, endpoint: String) -> AsyncSocket {
         AsyncSocket {
             io: Io::Memory(pipe),
+            endpoints: vec![endpoint.clone()],
             endpoint,
+            connects: Vec::new(),
         }
     }
 
@@ -177,10 +153,15 @@ impl AsyncSocket {
             .send_multipart(parts.iter().copied(), zmq::DONTWAIT)
     }
 
-    /// The address the socket is bound or connected to; for a bound wildcard port, the port
-    /// the system chose.
+    /// The addresses the socket is bound or connected to, comma-separated; for a bound
+    /// wildcard port, the port the system chose.
     pub(crate) fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// Each address the socket is bound or connected to, in the order given.
+    pub(crate) fn endpoints(&self) -> &[String] {
+        &self.endpoints
     }
 
     /// The libzmq socket, `None` for an in-memory one.
@@ -191,14 +172,19 @@ impl AsyncSocket {
         }
     }
 
-    /// Connects a connecting socket to its endpoint again, after dropping what is left of the
-    /// old connection.
-    pub(crate) fn reconnect(&self) -> Result<(), zmq::Error> {
+    /// Connects again to `endpoint` (as libzmq's events name it), after dropping what is left
+    /// of the old connection. An endpoint that is none of the addresses as given (libzmq may
+    /// name it otherwise) connects all of them again.
+    pub(crate) fn reconnect(&self, endpoint: &str) -> Result<(), zmq::Error> {
         let Some(socket) = self.zmq() else {
             return Ok(());
         };
-        let _ = socket.disconnect(&self.endpoint);
-        socket.connect(&self.endpoint)
+        let known = self.connects.iter().any(|a| a == endpoint);
+        for address in self.connects.iter().filter(|a| !known || *a == endpoint) {
+            let _ = socket.disconnect(address);
+            socket.connect(address)?;
+        }
+        Ok(())
     }
 
     /// The libzmq socket. In-memory sockets return early from every method that gets here.
@@ -344,6 +330,70 @@ impl Readiness {
         guard.clear_ready();
         Ok(())
     }
+}
+
+/// Applies `options` to a new socket of `role` that will bind or connect to `endpoints`, and
+/// subscribes a SUB socket to `topics`.
+fn configure(
+    socket: &zmq::Socket,
+    role: Role,
+    endpoints: &[Endpoint],
+    options: &SocketOptions,
+    topics: &[&str],
+) -> Result<(), zmq::Error> {
+    socket.set_linger(millis(options.linger))?;
+    if let Some(hwm) = options.hwm {
+        socket.set_sndhwm(hwm)?;
+        socket.set_rcvhwm(hwm)?;
+    }
+    match role {
+        Role::Sub | Role::Pull => socket.set_maxmsgsize(options.max_message_size)?,
+        // What a subscriber sends a publisher is (un)subscriptions: small. A larger one is
+        // refused while it is read, so it is never buffered, and its sender dropped.
+        Role::Pub => {
+            socket.set_maxmsgsize(options.max_subscription_size)?;
+            socket.set_xpub_verbose(true)?;
+            // What flows in is subscriptions. A short inbound queue makes libzmq take them in
+            // at about the pace the service reads them, so a subscriber over the budget is cut
+            // off before libzmq has taken in many more.
+            socket.set_rcvhwm(SUBSCRIPTION_HWM)?;
+        }
+        Role::Push => {}
+    }
+    let binds = endpoints.iter().any(|e| e.direction == Direction::Bind);
+    let connects = endpoints.iter().any(|e| e.direction == Direction::Connect);
+    // A connecting PUSH queues nothing for a puller that is not there yet: the send is
+    // refused, waits in the service's send queue, and is counted if the stop finds it there.
+    // (libzmq applies this to connections the socket makes, not to those it accepts.)
+    if role == Role::Push && connects {
+        socket.set_immediate(true)?;
+    }
+    // Only PUB/SUB: under back-pressure libzmq stops reading a connection, a PONG then waits
+    // behind data, and the peer would be taken for dead and dropped together with the tasks
+    // queued for it — a loss PUSH/PULL must not have.
+    if let (Some(period), Role::Pub | Role::Sub) = (options.zmtp_heartbeat, role) {
+        socket.set_heartbeat_ivl(millis(period))?;
+        socket.set_heartbeat_timeout(millis(period * 3))?;
+        socket.set_heartbeat_ttl(millis(period * 3).min(6_553_500))?;
+    }
+    if binds && options.zap {
+        socket.set_zap_domain(ZAP_DOMAIN)?;
+    }
+    // PLAIN is one side per socket; settings refuse a socket that both binds and connects.
+    if let Some((username, password)) = &options.plain {
+        if binds {
+            socket.set_plain_server(true)?;
+        } else {
+            socket.set_plain_username(Some(username))?;
+            socket.set_plain_password(Some(password))?;
+        }
+    }
+    if role == Role::Sub {
+        for topic in topics {
+            socket.set_subscribe(topic.as_bytes())?;
+        }
+    }
+    Ok(())
 }
 
 fn io_to_zmq(e: io::Error) -> zmq::Error {

@@ -204,7 +204,7 @@ async fn report(core: &Core) {
         #[serde(flatten)]
         stats: &'a StatsSnapshot,
     }
-    if core.spec.address(crate::address::Role::Pub).is_none() {
+    if !core.spec.has(crate::address::Role::Pub) {
         return;
     }
     let message = Message {

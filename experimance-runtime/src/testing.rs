@@ -63,7 +63,7 @@ impl Wires {
     }
 
     /// Makes in-memory sockets for the roles that have an address.
-    pub(crate) fn connect(&mut self, addresses: &[Option<String>; 4]) -> [Option<AsyncSocket>; 4] {
+    pub(crate) fn connect<A>(&mut self, addresses: &[Option<A>; 4]) -> [Option<AsyncSocket>; 4] {
         Role::ALL.map(|role| {
             addresses[role.index()].as_ref()?;
             let endpoint = format!("memory://{}", role.key());
