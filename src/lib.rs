@@ -102,12 +102,13 @@ pub mod testing {
 /// #[service(
 ///     name = "MyController",                    // default: the struct's name
 ///     pub = "tcp://*:5555",                     // PUB socket (binds)
-///     sub = "tcp://localhost:5556",             // SUB socket (connects)
+///     sub = ["tcp://localhost:5556", "tcp://localhost:5559"], // one socket, two endpoints
 ///     push = "tcp://*:5557",                    // PUSH socket (binds)
 ///     pull = "tcp://*:5558",                    // PULL socket (connects; `@` forces bind)
 ///     topics = ["worker.status"],               // SUB prefixes; default: the handlers' topics
 ///     heartbeat = "controller.heartbeat",       // heartbeat topic; default "heartbeat"
-///     heartbeat_interval = "5s",                // default "5s"
+///     heartbeat_interval = "5s",                // default "5s"; "off" sends none
+///     default_topic = "core.events",            // for messages without "type"; default: heartbeat topic
 ///     stats_interval = "10s",                   // default "10s"; "off" disables the stats log
 ///     service_type = "controller",              // default: derived from the sockets
 /// )]
@@ -115,12 +116,15 @@ pub mod testing {
 /// # #[handlers] impl MyController {}
 /// ```
 ///
-/// Addresses take `@` (bind) or `>` (connect) prefixes; without one, PUB and PUSH bind and
-/// SUB and PULL connect. Each can be replaced at run time by the environment variable
-/// `EXPERIMANCE_<NAME>_<ROLE>` (see [`env_var_name`]) or by [`Runner::with_address`].
+/// A socket key takes one address or a list. Addresses take `@` (bind) or `>` (connect)
+/// prefixes; without one, PUB and PUSH bind and SUB and PULL connect. Every key can be
+/// replaced at run time by the environment variable `EXPERIMANCE_<NAME>_<KEY>` (see
+/// [`env_var_name`]; lists comma-separated), by the configuration file (see [`Config`]), or
+/// by the program (e.g. [`Runner::with_address`]).
 ///
 /// Mistakes are compile errors at the offending token: unknown or repeated keys, malformed
-/// addresses, durations and topics, and a `sub` with nothing to subscribe to.
+/// addresses (in a list, at the entry), durations and topics, and a `sub` with nothing to
+/// subscribe to.
 pub use experimance_macros::service;
 
 /// Marks the impl block that holds a service's handlers.

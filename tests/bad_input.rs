@@ -218,7 +218,7 @@ async fn every_bad_pull_message_is_counted_and_the_next_good_one_handled() {
 // Invalid UTF-8 in a part of the JSON the handler's type does not read
 // ---------------------------------------------------------------------------------------------
 
-/// WIRE.md: a message is UTF-8 text. A frame whose JSON holds invalid UTF-8 is malformed even
+/// `docs/wire.md`: a message is UTF-8 text. A frame whose JSON holds invalid UTF-8 is malformed even
 /// when the bad bytes sit in a field the handler's type ignores (Python's `frame.decode()`
 /// rejects the whole frame).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

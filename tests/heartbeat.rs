@@ -1,4 +1,4 @@
-//! Heartbeats (issue 2): the exact body of WIRE.md, on the configured topic, at the configured
+//! Heartbeats (issue 2): the exact body of `docs/wire.md`, on the configured topic, at the configured
 //! interval, a last `stopping` heartbeat when the service stops, and one at once for a
 //! watcher that subscribes late.
 

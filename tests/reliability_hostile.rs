@@ -259,6 +259,80 @@ async fn an_oversize_frame_on_a_connecting_sub_is_mended_by_connecting_again() {
     runner.stop().await;
 }
 
+/// The same with two publishers on one SUB socket (issue 11): the oversize frame comes from
+/// `a`; the service connects again to `a` alone, so frames from both are handled afterwards
+/// and `b` never saw a second connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversize_frame_from_one_of_two_publishers_mends_that_connection_only() {
+    capture();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let raw_a = Raw::new(zmq::PUB);
+    let mut accepted_a = raw_a.monitor(&[zmq::SocketEvent::ACCEPTED]);
+    let mut a = raw_a.bind_to(ANY_PORT);
+    let raw_b = Raw::new(zmq::PUB);
+    let mut accepted_b = raw_b.monitor(&[zmq::SocketEvent::ACCEPTED]);
+    let mut b = raw_b.bind_to(ANY_PORT);
+    let runner = Runner::new(MendedSub { tx })
+        .with_name("MendedSubOfTwo")
+        .with_address(Role::Sub, [a.endpoint.clone(), b.endpoint.clone()]);
+    runner.start().await.expect("start");
+    // `b` numbers its frames from this offset, so each handled frame says who sent it.
+    const B: u64 = 1_000_000;
+
+    // Publish from both until each publisher's frame is handled `want` times after `since`.
+    async fn until_both_heard(
+        a: &mut Raw,
+        b: &mut Raw,
+        rx: &mut mpsc::UnboundedReceiver<u64>,
+        n: &mut u64,
+        since: u64,
+        want: usize,
+    ) {
+        let (mut from_a, mut from_b) = (BTreeSet::new(), BTreeSet::new());
+        let deadline = Instant::now() + SAFETY;
+        while from_a.len() < want || from_b.len() < want {
+            assert!(
+                Instant::now() < deadline,
+                "heard {from_a:?} from a, {from_b:?} from b"
+            );
+            *n += 1;
+            assert!(a.try_send(format!(r#"a {{"n":{n}}}"#)));
+            assert!(b.try_send(format!(r#"a {{"n":{}}}"#, B + *n)));
+            while let Ok(Some(k)) = tokio::time::timeout(Duration::from_millis(2), rx.recv()).await
+            {
+                match k {
+                    k if k >= B + since => from_b.insert(k),
+                    k if k > since && k < B => from_a.insert(k),
+                    _ => false,
+                };
+            }
+        }
+    }
+    let mut n = 0u64;
+    until_both_heard(&mut a, &mut b, &mut rx, &mut n, 0, 1).await;
+    accepted_a.wait_for(&[zmq::SocketEvent::ACCEPTED]).await;
+    accepted_b.wait_for(&[zmq::SocketEvent::ACCEPTED]).await;
+
+    let oversize_at = n;
+    assert!(a.try_send(frame_of_size(b"a ", MAX + 1)));
+    until_both_heard(&mut a, &mut b, &mut rx, &mut n, oversize_at, 20).await;
+
+    // `a` was connected again. `b` was not: frames from `b` published after that arrive,
+    // and a second connection to `b` would have been accepted before they could.
+    accepted_a.wait_for(&[zmq::SocketEvent::ACCEPTED]).await;
+    let mended_at = n;
+    until_both_heard(&mut a, &mut b, &mut rx, &mut n, mended_at, 5).await;
+    assert_eq!(
+        accepted_b.next_within(Duration::ZERO).await,
+        None,
+        "b was connected again: {:?}",
+        accepted_b.seen
+    );
+    mending_logged(Role::Sub, &a.endpoint).await;
+    assert!(runner.stats().reconnects >= 1, "{}", runner.stats());
+    runner.stop().await;
+}
+
 /// Accepts one connection on `listener` and does the ZMTP 3.0 NULL handshake as a PUB: our
 /// greeting and READY, then the subscriber's greeting and READY. Blocking, with `SAFETY` as
 /// the timeout of every read and write.

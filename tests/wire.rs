@@ -1,5 +1,5 @@
 //! The bytes on the wire, both directions, with a raw `zmq` socket as the Python peer
-//! (issue 2 and WIRE.md): `<topic> <compact json>` out, Python-style JSON with spaces in,
+//! (issue 2 and `docs/wire.md`): `<topic> <compact json>` out, Python-style JSON with spaces in,
 //! bare JSON on PUSH/PULL, the topic rules of `publish`, address overrides by environment
 //! variable, `@`/`>` prefixes, and the `ipc://` transport.
 
@@ -394,7 +394,10 @@ async fn environment_variable_replaces_the_attribute_address() {
 
     std::env::set_var(var, ANY_PORT);
     let runner = Runner::new(EnvPublisher);
-    assert_eq!(runner.addresses(Role::Pub).first().map(String::as_str), Some(ANY_PORT));
+    assert_eq!(
+        runner.addresses(Role::Pub).first().map(String::as_str),
+        Some(ANY_PORT)
+    );
     runner
         .start()
         .await
@@ -412,7 +415,10 @@ async fn environment_variable_replaces_the_attribute_address() {
     // The programmatic override wins over the variable.
     std::env::set_var(var, "ipc:///nonexistent-experimance-test-dir/other.sock");
     let runner = Runner::new(EnvPublisher).with_address(Role::Pub, ANY_PORT);
-    assert_eq!(runner.addresses(Role::Pub).first().map(String::as_str), Some(ANY_PORT));
+    assert_eq!(
+        runner.addresses(Role::Pub).first().map(String::as_str),
+        Some(ANY_PORT)
+    );
     runner.start().await.expect("start with the override");
     runner.stop().await;
     std::env::remove_var(var);
@@ -459,7 +465,10 @@ async fn environment_variable_follows_the_instance_name() {
     let var = "EXPERIMANCE_WIRE_ENV_RENAMED_7_PUB";
     std::env::set_var(var, ANY_PORT);
     let runner = Runner::new(EnvPublisher).with_name("wire-env renamed#7");
-    assert_eq!(runner.addresses(Role::Pub).first().map(String::as_str), Some(ANY_PORT));
+    assert_eq!(
+        runner.addresses(Role::Pub).first().map(String::as_str),
+        Some(ANY_PORT)
+    );
     runner.start().await.expect("start");
     std::env::remove_var(var);
     runner.stop().await;

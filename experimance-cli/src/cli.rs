@@ -223,8 +223,8 @@ pub struct ReplayArgs {
 /// `watch`.
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// Publishers to listen to (each connects by default).
-    #[arg(required = true)]
+    /// Publishers to listen to (each connects by default), separated by spaces or commas.
+    #[arg(required = true, value_delimiter = ',')]
     pub addrs: Vec<String>,
     /// The services' heartbeat interval: seconds, or with a unit.
     #[arg(long, value_name = "TIME", default_value = "5s", value_parser = parse_period)]
@@ -258,11 +258,13 @@ pub struct ProxyArgs {
 /// `describe`.
 #[derive(Debug, Args)]
 pub struct DescribeArgs {
-    /// The services' PUB endpoints (each connects by default).
-    #[arg(required = true)]
+    /// The services' PUB endpoints (each connects by default), separated by spaces or
+    /// commas; one per service (a service bound on several endpoints answers on each).
+    #[arg(required = true, value_delimiter = ',')]
     pub addrs: Vec<String>,
     /// Give up (exit 1) when a service has not answered after this long: seconds, or with a
-    /// unit. A service answers with its next heartbeat.
+    /// unit. A service answers with its next heartbeat (within a second when its heartbeats
+    /// are off).
     #[arg(long, value_name = "TIME", default_value = "15s", value_parser = parse_period)]
     pub timeout: Duration,
     /// Indent the JSON.

@@ -172,6 +172,58 @@ async fn describe_several_into_a_file_then_check_finds_them_clean() {
     let _ = std::fs::remove_file(&out);
 }
 
+/// A SUB connected to two publishers, one of which is not there: the description lists both
+/// endpoints, `describe` takes its ADDRs comma-separated, and `check` judges each endpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_and_check_understand_several_endpoints_per_socket() {
+    let producer = Runner::new(Producer).with_address(Role::Pub, ANY_PORT);
+    producer.start().await.expect("start producer");
+    let producer_pub = producer.endpoint(Role::Pub).expect("bound");
+    let missing = format!(
+        "ipc://{}/experimance-cli-nobody-{}.sock",
+        std::env::temp_dir().display(),
+        std::process::id()
+    );
+    let consumer = Runner::new(Consumer)
+        .with_address(Role::Pub, ANY_PORT)
+        .with_address(Role::Sub, [producer_pub.clone(), missing.clone()]);
+    consumer.start().await.expect("start consumer");
+    let consumer_pub = consumer.endpoint(Role::Pub).expect("bound");
+
+    let out = scratch("several-endpoints.json");
+    let out_arg = out.to_str().unwrap().to_owned();
+    run_blocking(vec![
+        "describe".into(),
+        format!("{consumer_pub},>{producer_pub}"),
+        "--out".into(),
+        out_arg.clone(),
+    ])
+    .await
+    .success();
+    let all: Vec<ServiceDescription> =
+        serde_json::from_value(parse(&std::fs::read_to_string(&out).unwrap())).unwrap();
+    let subs: Vec<&str> = all[0]
+        .sockets
+        .iter()
+        .filter(|s| s.role == "sub")
+        .map(|s| s.address.as_str())
+        .collect();
+    assert_eq!(subs, [producer_pub.as_str(), missing.as_str()]);
+
+    let assert = run_blocking(vec!["check".into(), out_arg]).await.code(1);
+    let stdout = stdout_of(&assert);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "only the missing endpoint: {stdout}");
+    assert!(
+        lines[0].starts_with("warning: sub-without-pub: Consumer's SUB connects to")
+            && lines[0].contains(&missing),
+        "{stdout}"
+    );
+    consumer.stop().await;
+    producer.stop().await;
+    let _ = std::fs::remove_file(&out);
+}
+
 #[test]
 fn describe_times_out_with_1_against_a_publisher_that_never_answers() {
     let ctx = zmq::Context::new();

@@ -556,7 +556,10 @@ fn address_list(meta: &ParseNestedMeta, key: &str) -> syn::Result<Vec<LitStr>> {
     for (i, lit) in items.iter().enumerate() {
         if let Err(e) = check_address(lit) {
             errors.push(e);
-        } else if items[..i].iter().any(|other| other.value().trim() == lit.value().trim()) {
+        } else if items[..i]
+            .iter()
+            .any(|other| other.value().trim() == lit.value().trim())
+        {
             errors.at(lit, format!("address `{}` is listed twice", lit.value()));
         }
     }

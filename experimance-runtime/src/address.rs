@@ -119,7 +119,7 @@ impl Endpoint {
 /// let both = Addresses::from(["tcp://core:5555", ">tcp://agent:5557"]);
 /// assert_eq!(both.iter().collect::<Vec<_>>(), ["tcp://core:5555", ">tcp://agent:5557"]);
 /// // The form of environment variables: entries separated by commas.
-/// assert_eq!(Addresses::split("tcp://core:5555, tcp://agent:5557"), both);
+/// assert_eq!(Addresses::split("tcp://core:5555, >tcp://agent:5557"), both);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Addresses(Vec<String>);

@@ -251,8 +251,14 @@ fn bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     }
     let bytes = match Size::deserialize(d)? {
         Size::Number(n) if n >= 1 => n,
-        Size::Number(n) => return Err(serde::de::Error::custom(format!("size {n} must be at least 1 byte"))),
-        Size::Text(text) => crate::duration::parse_bytes(&text).map_err(serde::de::Error::custom)?,
+        Size::Number(n) => {
+            return Err(serde::de::Error::custom(format!(
+                "size {n} must be at least 1 byte"
+            )))
+        }
+        Size::Text(text) => {
+            crate::duration::parse_bytes(&text).map_err(serde::de::Error::custom)?
+        }
     };
     Ok(Some(bytes))
 }

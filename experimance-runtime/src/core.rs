@@ -253,8 +253,8 @@ impl Core {
             let Some((1, prefix)) = msg.split_first() else {
                 continue;
             };
-            seen.heartbeat |= !prefix.is_empty()
-                && outbox.topics.heartbeat.as_bytes().starts_with(prefix);
+            seen.heartbeat |=
+                !prefix.is_empty() && outbox.topics.heartbeat.as_bytes().starts_with(prefix);
             seen.description |= prefix == DESCRIPTION_TOPIC.as_bytes();
             let Some(fd) = msg.gets("__fd").and_then(|fd| fd.parse().ok()) else {
                 continue;

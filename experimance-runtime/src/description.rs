@@ -37,7 +37,8 @@ pub struct ServiceDescription {
     pub publishes: Vec<String>,
     /// The heartbeat topic, if it has a PUB socket and heartbeats are on.
     pub heartbeat_topic: Option<String>,
-    /// The heartbeat period in seconds; `None` when heartbeats are off.
+    /// The heartbeat period in seconds; `None` when the service sends no heartbeats (no PUB
+    /// socket, or heartbeats off).
     pub heartbeat_interval: Option<f64>,
     /// Heartbeat topics whose senders it follows.
     pub watch: Vec<String>,
@@ -158,6 +159,10 @@ impl ServiceDescription {
                 publishes.push(topic.clone());
             }
         }
+        let heartbeat_interval = heartbeat_topic
+            .as_ref()
+            .and(settings.heartbeat_interval)
+            .map(|d| d.as_secs_f64());
         ServiceDescription {
             kind: "ServiceDescription".to_owned(),
             name: name.to_owned(),
@@ -167,7 +172,7 @@ impl ServiceDescription {
             handlers,
             publishes,
             heartbeat_topic,
-            heartbeat_interval: settings.heartbeat_interval.map(|d| d.as_secs_f64()),
+            heartbeat_interval,
             watch: settings.watch.clone(),
         }
     }

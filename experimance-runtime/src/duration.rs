@@ -43,7 +43,9 @@ pub fn parse_bytes(text: &str) -> Result<i64, String> {
         .ok()
         .and_then(|n| n.checked_mul(scale))
         .ok_or_else(|| {
-            format!("malformed size `{text}`: expected bytes, like 16777216, \"16MiB\" or \"64KiB\"")
+            format!(
+                "malformed size `{text}`: expected bytes, like 16777216, \"16MiB\" or \"64KiB\""
+            )
         })?;
     if bytes < 1 {
         return Err(format!("size `{text}` must be at least 1 byte"));

@@ -119,9 +119,7 @@ impl Monitor {
                     Connection::Opened(fd)
                 }
                 Some((k, _)) if k == E::HANDSHAKE_SUCCEEDED as u16 => Connection::Up { endpoint },
-                Some((k, _)) if k == E::CONNECT_RETRIED as u16 => {
-                    Connection::Retrying { endpoint }
-                }
+                Some((k, _)) if k == E::CONNECT_RETRIED as u16 => Connection::Retrying { endpoint },
                 Some((k, fd)) if k == E::DISCONNECTED as u16 => Connection::Lost { fd, endpoint },
                 _ => continue,
             };

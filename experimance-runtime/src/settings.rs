@@ -489,7 +489,8 @@ fn text(t: &str) -> Result<String, String> {
 }
 
 fn number<T: std::str::FromStr<Err = std::num::ParseIntError>>(t: &str) -> Result<T, String> {
-    t.parse().map_err(|e: std::num::ParseIntError| e.to_string())
+    t.parse()
+        .map_err(|e: std::num::ParseIntError| e.to_string())
 }
 
 fn boolean(t: &str) -> Result<bool, String> {
@@ -624,14 +625,8 @@ mod tests {
         };
         overrides.addresses[0] = None;
         let settings = resolve(&overrides, name).unwrap();
-        assert_eq!(
-            first(&settings.addresses[0]),
-            Some("tcp://127.0.0.1:7001")
-        );
-        assert_eq!(
-            first(&settings.addresses[1]),
-            Some("tcp://127.0.0.1:7003")
-        );
+        assert_eq!(first(&settings.addresses[0]), Some("tcp://127.0.0.1:7001"));
+        assert_eq!(first(&settings.addresses[1]), Some("tcp://127.0.0.1:7003"));
         assert_eq!(settings.addresses[2], None);
         assert_eq!(settings.sockets[0].hwm, Some(20));
         assert_eq!(settings.heartbeat_interval, Some(Duration::from_secs(2)));
@@ -640,18 +635,14 @@ mod tests {
         overrides.addresses[1] = Some("tcp://127.0.0.1:7004".into());
         overrides.hwm[0] = Some(30);
         let settings = resolve(&overrides, name).unwrap();
-        assert_eq!(
-            first(&settings.addresses[1]),
-            Some("tcp://127.0.0.1:7004")
-        );
+        assert_eq!(first(&settings.addresses[1]), Some("tcp://127.0.0.1:7004"));
         assert_eq!(settings.sockets[0].hwm, Some(30));
         assert_eq!(settings.sockets[1].hwm, Some(20));
     }
 
     #[test]
     fn attribute_applies_without_file_or_env() {
-        let settings = resolve(&Overrides::default(), "SettingsPlain")
-            .unwrap();
+        let settings = resolve(&Overrides::default(), "SettingsPlain").unwrap();
         assert_eq!(first(&settings.addresses[0]), Some("tcp://*:5555"));
         assert_eq!(settings.sockets[0].hwm, Some(10));
         assert_eq!(settings.heartbeat_interval, Some(Duration::from_secs(5)));
@@ -755,9 +746,12 @@ mod tests {
     /// Every key but `name` (tested apart): its environment variable's value, its line in a
     /// configuration file, and the check of the settings it gives.
     const KEYS: &[(&str, &str, &str, Check)] = &[
-        ("SERVICE_TYPE", "display", "service_type = \"display\"", |s| {
-            assert_eq!(s.service_type, "display")
-        }),
+        (
+            "SERVICE_TYPE",
+            "display",
+            "service_type = \"display\"",
+            |s| assert_eq!(s.service_type, "display"),
+        ),
         (
             "PUB",
             "tcp://127.0.0.1:7101,ipc:///tmp/k",
@@ -779,10 +773,15 @@ mod tests {
         ("TOPICS", "era,idle", "topics = [\"era\", \"idle\"]", |s| {
             assert_eq!(s.subscriptions, ["era", "idle"])
         }),
-        ("HEARTBEAT", "display.beat", "heartbeat = \"display.beat\"", |s| {
-            assert_eq!(s.heartbeat_topic, "display.beat");
-            assert_eq!(s.default_topic, "display.beat");
-        }),
+        (
+            "HEARTBEAT",
+            "display.beat",
+            "heartbeat = \"display.beat\"",
+            |s| {
+                assert_eq!(s.heartbeat_topic, "display.beat");
+                assert_eq!(s.default_topic, "display.beat");
+            },
+        ),
         (
             "HEARTBEAT_INTERVAL",
             "off",
@@ -798,26 +797,41 @@ mod tests {
         ("STATS_INTERVAL", "2s", "stats_interval = \"2s\"", |s| {
             assert_eq!(s.stats_interval, Some(Duration::from_secs(2)))
         }),
-        ("WATCH", "a.heartbeat,b.heartbeat", "watch = [\"a.heartbeat\", \"b.heartbeat\"]", |s| {
-            assert_eq!(s.watch, ["a.heartbeat", "b.heartbeat"]);
-            assert!(s.subscriptions.ends_with(&["a.heartbeat".into(), "b.heartbeat".into()]));
-        }),
-        ("PUBLISHES", "era,idle", "publishes = [\"era\", \"idle\"]", |s| {
-            assert_eq!(s.publishes, ["era", "idle"])
-        }),
+        (
+            "WATCH",
+            "a.heartbeat,b.heartbeat",
+            "watch = [\"a.heartbeat\", \"b.heartbeat\"]",
+            |s| {
+                assert_eq!(s.watch, ["a.heartbeat", "b.heartbeat"]);
+                assert!(s
+                    .subscriptions
+                    .ends_with(&["a.heartbeat".into(), "b.heartbeat".into()]));
+            },
+        ),
+        (
+            "PUBLISHES",
+            "era,idle",
+            "publishes = [\"era\", \"idle\"]",
+            |s| assert_eq!(s.publishes, ["era", "idle"]),
+        ),
         ("PEER_INTERVAL", "250ms", "peer_interval = \"250ms\"", |s| {
             assert_eq!(s.peer_interval, Duration::from_millis(250))
         }),
         ("DRAIN_TIMEOUT", "3s", "drain_timeout = \"3s\"", |s| {
             assert_eq!(s.drain_timeout, Duration::from_secs(3))
         }),
-        ("SEND_QUEUE", "7", "send_queue = 7", |s| assert_eq!(s.send_queue, 7)),
+        ("SEND_QUEUE", "7", "send_queue = 7", |s| {
+            assert_eq!(s.send_queue, 7)
+        }),
         ("SEND_TIMEOUT", "250ms", "send_timeout = \"250ms\"", |s| {
             assert_eq!(s.send_timeout, Duration::from_millis(250))
         }),
-        ("MAX_SUBSCRIPTION_SIZE", "1KiB", "max_subscription_size = \"1KiB\"", |s| {
-            assert_eq!(s.sockets[0].max_subscription_size, 1024)
-        }),
+        (
+            "MAX_SUBSCRIPTION_SIZE",
+            "1KiB",
+            "max_subscription_size = \"1KiB\"",
+            |s| assert_eq!(s.sockets[0].max_subscription_size, 1024),
+        ),
         ("MAX_SUBSCRIPTIONS", "50", "max_subscriptions = 50", |s| {
             assert_eq!(s.max_subscriptions, 50)
         }),
@@ -827,13 +841,21 @@ mod tests {
         ("HWM", "5000", "hwm = 5000", |s| {
             assert!(s.sockets.iter().all(|o| o.hwm == Some(5000)))
         }),
-        ("MAX_MESSAGE_SIZE", "64KiB", "max_message_size = \"64KiB\"", |s| {
-            assert_eq!(s.sockets[1].max_message_size, 65536)
+        (
+            "MAX_MESSAGE_SIZE",
+            "64KiB",
+            "max_message_size = \"64KiB\"",
+            |s| assert_eq!(s.sockets[1].max_message_size, 65536),
+        ),
+        (
+            "ALLOW",
+            "127.0.0.1,10.0.0.0/8",
+            "allow = [\"127.0.0.1\", \"10.0.0.0/8\"]",
+            |s| assert_eq!(s.auth.allow.len(), 2),
+        ),
+        ("CURVE", "false", "curve = false", |s| {
+            assert!(!s.auth.curve)
         }),
-        ("ALLOW", "127.0.0.1,10.0.0.0/8", "allow = [\"127.0.0.1\", \"10.0.0.0/8\"]", |s| {
-            assert_eq!(s.auth.allow.len(), 2)
-        }),
-        ("CURVE", "false", "curve = false", |s| assert!(!s.auth.curve)),
     ];
 
     #[test]
@@ -901,14 +923,19 @@ mod tests {
             ))),
             ..Overrides::default()
         };
-        let settings = with("[\"era\", \"idle\"]").resolve(&SPEC, &["era"]).unwrap();
+        let settings = with("[\"era\", \"idle\"]")
+            .resolve(&SPEC, &["era"])
+            .unwrap();
         assert_eq!(settings.subscriptions, ["era", "idle"]);
         // A prefix covers the handler's topic, as ZeroMQ's filter does.
         assert!(with("[\"\"]").resolve(&SPEC, &["era"]).is_ok());
         let Err(error) = with("[\"idle\"]").resolve(&SPEC, &["era"]) else {
             panic!("dropping a handler's topic must be an error");
         };
-        assert!(error.to_string().contains("`era`, which has a handler"), "{error}");
+        assert!(
+            error.to_string().contains("`era`, which has a handler"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -953,7 +980,10 @@ mod tests {
         let Err(error) = resolve(&overrides, "SettingsMixed") else {
             panic!("a mixed socket with PLAIN must be an error");
         };
-        assert!(error.to_string().contains("both binds and connects"), "{error}");
+        assert!(
+            error.to_string().contains("both binds and connects"),
+            "{error}"
+        );
         let overrides = Overrides {
             plain: None,
             ..overrides

@@ -100,7 +100,7 @@ pub fn stats_topic(service: &str) -> String {
     format!("{service}.stats")
 }
 
-/// A service's statistics at one moment, with the field names of WIRE.md.
+/// A service's statistics at one moment, with the field names of the protocol (`docs/wire.md`).
 ///
 /// Counters accumulate over the service's whole life (across restarts); `start_time` and
 /// `uptime` refer to the latest start, and the rates are the counters over that uptime.

@@ -1,4 +1,4 @@
-//! The byte formats of WIRE.md: `<topic> <json>` on PUB/SUB, bare JSON on PUSH/PULL.
+//! The byte formats of the protocol (`docs/wire.md` in the repository): `<topic> <json>` on PUB/SUB, bare JSON on PUSH/PULL.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -36,7 +36,7 @@ impl fmt::Display for FrameError {
 impl std::error::Error for FrameError {}
 
 /// Splits a PUB/SUB frame at its first space into topic and JSON payload. The whole frame
-/// must be UTF-8 text, as WIRE.md says: JSON decoding alone would not look inside the parts
+/// must be UTF-8 text, as the protocol says: JSON decoding alone would not look inside the parts
 /// of a document the handler's type ignores. Checked once here, the payload is decoded as
 /// text without a second check.
 ///

@@ -168,8 +168,8 @@ fn timeout(asked: &[Asked], args: &DescribeArgs) -> CliError {
         .collect();
     let mut message = format!(
         "no description from {} within {:.1}s (is it the PUB socket of a running service \
-         built with experimance? a service answers with its next heartbeat: try a --timeout \
-         above its heartbeat interval)",
+         built with experimance? a service answers with its next heartbeat, or within a second \
+         when its heartbeats are off: try a --timeout above its heartbeat interval)",
         silent.join(", "),
         args.timeout.as_secs_f64()
     );
