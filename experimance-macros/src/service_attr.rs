@@ -431,10 +431,24 @@ fn string_list(meta: &ParseNestedMeta, key: &str, example: &str) -> syn::Result<
             format!("`{key}` takes a list: `{key} = [{example}]`"),
         ));
     };
+    literals(
+        array,
+        format!("`{key}` is empty; list at least one entry, or remove the key"),
+        format!("expected a string literal, like {example}"),
+    )
+}
+
+/// The string literals of a non-empty array: `empty` is the error of an empty one, at its
+/// brackets; `expected` the error of each entry that is not a string literal, at the entry.
+fn literals(
+    array: syn::ExprArray,
+    empty: impl std::fmt::Display,
+    expected: impl std::fmt::Display,
+) -> syn::Result<Vec<LitStr>> {
     if array.elems.is_empty() {
         return Err(syn::Error::new(
             array.bracket_token.span.join(),
-            format!("`{key}` is empty; list at least one entry, or remove the key"),
+            empty.to_string(),
         ));
     }
     let mut items = Vec::new();
@@ -444,7 +458,7 @@ fn string_list(meta: &ParseNestedMeta, key: &str, example: &str) -> syn::Result<
             Expr::Lit(ExprLit {
                 lit: Lit::Str(s), ..
             }) => items.push(s),
-            other => errors.at(other, format!("expected a string literal, like {example}")),
+            other => errors.at(other, &expected),
         }
     }
     errors.into_result()?;
@@ -466,23 +480,11 @@ fn topic_list(meta: &ParseNestedMeta) -> syn::Result<Vec<LitStr>> {
             format!("`{TOPICS}` takes a list of topics: `{example}`"),
         ));
     };
-    if array.elems.is_empty() {
-        return Err(syn::Error::new(
-            array.bracket_token.span.join(),
-            "`topics` is empty, so the SUB socket would receive nothing; list the topics, or use [\"\"] to receive every topic",
-        ));
-    }
-    let mut topics = Vec::new();
-    let mut errors = Errors::default();
-    for elem in array.elems {
-        match elem {
-            Expr::Lit(ExprLit {
-                lit: Lit::Str(s), ..
-            }) => topics.push(s),
-            other => errors.at(other, "expected a topic as a string literal, like \"era\""),
-        }
-    }
-    errors.into_result()?;
+    let topics = literals(
+        array,
+        "`topics` is empty, so the SUB socket would receive nothing; list the topics, or use [\"\"] to receive every topic",
+        "expected a topic as a string literal, like \"era\"",
+    )?;
     let mut seen: Vec<String> = Vec::new();
     for topic in &topics {
         if !topic.value().is_empty() {
@@ -525,26 +527,11 @@ fn address_list(meta: &ParseNestedMeta, key: &str) -> syn::Result<Vec<LitStr>> {
         Expr::Lit(ExprLit {
             lit: Lit::Str(s), ..
         }) => vec![s],
-        Expr::Array(array) => {
-            if array.elems.is_empty() {
-                return Err(syn::Error::new(
-                    array.bracket_token.span.join(),
-                    format!("`{key}` lists no address; give at least one, like `{key} = [{example}]`"),
-                ));
-            }
-            let mut items = Vec::new();
-            let mut errors = Errors::default();
-            for elem in array.elems {
-                match elem {
-                    Expr::Lit(ExprLit {
-                        lit: Lit::Str(s), ..
-                    }) => items.push(s),
-                    other => errors.at(other, format!("expected an address as a string literal, like {example}")),
-                }
-            }
-            errors.into_result()?;
-            items
-        }
+        Expr::Array(array) => literals(
+            array,
+            format!("`{key}` lists no address; give at least one, like `{key} = [{example}]`"),
+            format!("expected an address as a string literal, like {example}"),
+        )?,
         other => {
             return Err(syn::Error::new_spanned(
                 other,
