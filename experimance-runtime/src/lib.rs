@@ -15,6 +15,7 @@ mod description;
 mod dispatch;
 mod duration;
 mod error;
+mod group;
 mod heartbeat;
 mod json;
 mod lifecycle;
@@ -43,6 +44,7 @@ pub use description::{
 };
 pub use dispatch::{decode, outcome, DispatchResult, Handled, Outcome};
 pub use error::{Error, HandlerError};
+pub use group::Services;
 pub use heartbeat::Heartbeat;
 pub use lifecycle::{State, Status};
 pub use liveness::{Liveness, PeerStatus, MISSED_INTERVALS};
