@@ -70,7 +70,7 @@ impl<S: Service> Member for Runner<S> {
 /// signal handling, for a program that handles signals itself. All methods take `&self`, so
 /// a group can be shared (in an `Arc`) and stopped from anywhere.
 ///
-/// The `experimance` crate's documentation of `Services` has an example.
+/// The front page of the `experimance` crate's documentation has an example.
 #[derive(Default)]
 pub struct Services {
     members: Vec<Arc<dyn Member>>,
