@@ -237,6 +237,11 @@ async fn wait_stops_the_others_when_one_fails() {
         .with_shared(Arc::clone(&first))
         .with_shared(Arc::clone(&second));
     assert_eq!(services.names(), ["GroupFirst", "GroupSecond"]);
+    // A group can be shared with, and run on, another task.
+    fn send_and_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: &T) {}
+    send_and_sync(&services);
+    send(&services.run());
     services.start().await.expect("start");
     match services.wait().await {
         Err(Error::TaskFailed { service, task, .. }) => {

@@ -133,8 +133,8 @@ impl Services {
     }
 
     /// Waits until one of the services stops (by itself, or by a stop from anywhere), then
-    /// stops the others and returns the first error. Returns at once for an empty group or
-    /// one that is not running.
+    /// stops the others and returns the first error. A service that is not running counts
+    /// as stopped: for a group that was not started, this stops it at once.
     pub async fn wait(&self) -> Result<(), Error> {
         let members = self.members();
         if members.is_empty() {
