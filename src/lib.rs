@@ -47,6 +47,56 @@
 //! the service's own task: no locks are needed for its state. Different services run
 //! concurrently. Background tasks started with [`Context::spawn`] run concurrently with the
 //! handlers and do not get `&mut self`.
+//!
+//! ## Several services in one process
+//! [`Services`] runs several services as one, under one signal handler: they start in
+//! order, a signal stops them all, and a service that stops by itself stops the others.
+//! Below, a clock publishes a heartbeat every 100 ms and a listener stops itself after three
+//! beats: when the listener stops, the group stops the clock, and `run` returns. The clock is
+//! started beforehand to learn the port it bound; `run` leaves it running and starts the
+//! listener. Ctrl-C would stop both.
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use experimance::{handlers, service, Context, Role, Runner, Services};
+//!
+//! #[service(pub = "tcp://127.0.0.1:*", heartbeat_interval = "100ms", stats_interval = "off")]
+//! struct Clock;
+//!
+//! #[handlers]
+//! impl Clock {}
+//!
+//! #[service(sub = "tcp://localhost:5555", topics = ["heartbeat"], stats_interval = "off")]
+//! #[derive(Default)]
+//! struct Listener {
+//!     beats: u32,
+//! }
+//!
+//! #[handlers]
+//! impl Listener {
+//!     #[topic("heartbeat")]
+//!     async fn beat(&mut self, _beat: serde_json::Value, ctx: &Context<Self>) {
+//!         self.beats += 1;
+//!         if self.beats == 3 {
+//!             ctx.stop();
+//!         }
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), experimance::Error> {
+//!     let clock = Arc::new(Runner::new(Clock));
+//!     clock.start().await?;
+//!     let endpoint = clock.endpoint(Role::Pub).expect("bound");
+//!     let services = Services::new()
+//!         .with_shared(Arc::clone(&clock))
+//!         .with(Runner::new(Listener::default()).with_address(Role::Sub, endpoint));
+//!     services.run().await?;
+//!     assert_eq!(clock.state(), experimance::State::Stopped);
+//!     Ok(())
+//! }
+//! ```
 #![warn(missing_docs)]
 
 pub use experimance_runtime::*;

@@ -230,3 +230,149 @@ async fn on_stop_can_still_publish() {
     assert_eq!(topics, ["goodbye", "harnessed.heartbeat"]);
     assert_eq!(published[1].1["state"], "stopping");
 }
+
+/// A timer and a heartbeat, and no SUB or PULL socket: nothing can be injected.
+#[service(
+    name = "Ticker",
+    pub = "tcp://*:5559",
+    heartbeat = "ticker.heartbeat",
+    heartbeat_interval = "1s",
+    stats_interval = "off"
+)]
+#[derive(Default)]
+struct Ticker {
+    ticks: u64,
+}
+
+#[handlers]
+impl Ticker {
+    #[every("200ms")]
+    async fn tick(&mut self, ctx: &Context<Self>) -> Result<(), experimance::Error> {
+        self.ticks += 1;
+        ctx.publish_to("tick", &json!({"n": self.ticks})).await
+    }
+}
+
+/// The ticks and heartbeats published since the last call: `(tick numbers, heartbeats)`.
+fn ticks_and_beats(h: &mut TestHarness<Ticker>) -> (Vec<u64>, usize) {
+    let published = h.published();
+    let ticks = published
+        .iter()
+        .filter(|(topic, _)| topic == "tick")
+        .map(|(_, body)| body["n"].as_u64().expect("tick number"))
+        .collect();
+    let beats = published
+        .iter()
+        .filter(|(topic, _)| topic == "ticker.heartbeat")
+        .count();
+    (ticks, beats)
+}
+
+/// `settle` used to wait for the loop to sit on an empty SUB or PULL socket; a service with
+/// neither never does, so under a paused clock `settle` let the runtime advance the clock
+/// forever, timers firing and their messages piling up in memory.
+#[tokio::test(start_paused = true)]
+async fn settle_returns_for_a_service_without_sub_or_pull() {
+    let mut h = TestHarness::start(Ticker::default()).await.unwrap();
+    let before = tokio::time::Instant::now();
+    // The safety net is virtual time: a `settle` that never returns fails here, it does not
+    // hang the test.
+    tokio::time::timeout(Duration::from_secs(60), h.settle())
+        .await
+        .expect("settle returns for a service without SUB or PULL");
+    assert_eq!(before.elapsed(), Duration::ZERO, "settling moves no time");
+    assert_eq!(h.publish("tick", &json!({})), Delivery::Filtered);
+    assert_eq!(h.push(&json!({})), Delivery::NoSocket);
+    h.settle().await;
+    assert_eq!(
+        ticks_and_beats(&mut h),
+        (vec![], 1),
+        "only the first heartbeat"
+    );
+    h.stop().await;
+}
+
+/// `advance(d)` runs every timer due at or before its end, the one due exactly at the end
+/// included (it used to return before the service's loop had run it).
+#[tokio::test(start_paused = true)]
+async fn advance_runs_the_timers_due_at_its_end() {
+    let mut h = TestHarness::start(Ticker::default()).await.unwrap();
+    // Ticks at 200, 400, ..., 1000 ms; heartbeats at 0 and 1000 ms.
+    h.advance(Duration::from_millis(1000)).await;
+    assert_eq!(ticks_and_beats(&mut h), (vec![1, 2, 3, 4, 5], 2));
+    h.advance(Duration::from_millis(199)).await;
+    assert_eq!(ticks_and_beats(&mut h), (vec![], 0));
+    h.advance(Duration::from_millis(1)).await;
+    assert_eq!(ticks_and_beats(&mut h), (vec![6], 0));
+    for n in 7..=11 {
+        h.advance(Duration::from_millis(200)).await;
+        let beats = usize::from(n == 10); // 2000 ms
+        assert_eq!(ticks_and_beats(&mut h), (vec![n], beats), "tick {n}");
+    }
+    let ticker = h.stop().await;
+    assert_eq!(ticker.ticks, 11);
+}
+
+/// Uptime and rates follow tokio's clock: under a paused clock, virtual time.
+#[tokio::test(start_paused = true)]
+async fn uptime_and_rates_follow_virtual_time() {
+    let h = TestHarness::start(Ticker::default()).await.unwrap();
+    assert_eq!(h.stats().uptime, 0.0);
+    h.advance(Duration::from_secs(90)).await;
+    let stats = h.stats();
+    assert_eq!(stats.uptime, 90.0, "{stats:?}");
+    // 450 ticks and 91 heartbeats (at 0, 1, ..., 90 s).
+    assert_eq!(stats.messages_sent, 450 + 91);
+    assert_eq!(stats.send_rate, (450.0 + 91.0) / 90.0);
+    h.runner().stop().await;
+    let frozen = h.stats().uptime;
+    assert!(
+        (90.0..91.0).contains(&frozen),
+        "uptime at the stop: {frozen}"
+    );
+    h.advance(Duration::from_secs(30)).await;
+    assert_eq!(
+        h.stats().uptime,
+        frozen,
+        "a stopped service's uptime stands still"
+    );
+}
+
+/// On real sockets and the real clock, uptime is wall-clock time since the start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uptime_on_real_sockets_follows_the_wall_clock() {
+    let before = std::time::Instant::now();
+    let runner = experimance::Runner::new(Ticker::default())
+        .with_address(experimance::Role::Pub, "tcp://127.0.0.1:*");
+    runner.start().await.unwrap();
+    let deadline = before + Duration::from_secs(10);
+    // Waits on the uptime itself: it reaches 50 ms, and never runs ahead of the wall clock.
+    loop {
+        let uptime = runner.stats().uptime;
+        let wall = before.elapsed().as_secs_f64();
+        assert!(
+            uptime <= wall,
+            "uptime {uptime} s, but only {wall} s passed"
+        );
+        if uptime >= 0.05 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "uptime stuck at {uptime} s"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let start_time = runner.stats().start_time.expect("started");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(
+        start_time <= now && now - start_time < 10.0,
+        "{start_time} vs {now}"
+    );
+    runner.stop().await;
+    let frozen = runner.stats().uptime;
+    assert!(frozen >= 0.05 && frozen <= before.elapsed().as_secs_f64());
+}

@@ -10,11 +10,15 @@
 //! | tasks | PUSH binds `tcp://*:5581` | PULL connects `tcp://localhost:5581` |
 //! | results | PULL binds `@tcp://*:5582` | PUSH connects `>tcp://localhost:5582` |
 //! | status | SUB binds `@tcp://*:5583` | PUB connects `>tcp://localhost:5583` |
+//!
+//! The controller relays its workers' heartbeats (`worker.heartbeat`, which reach it on the
+//! status socket) on its commands socket, beside its own (`controller.heartbeat`): a monitor
+//! subscribed to the controller watches them all (the `monitor` example).
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
 
-use experimance::{handlers, service, Context};
+use experimance::{handlers, service, Context, Role};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
@@ -55,15 +59,16 @@ pub struct WorkerStatus {
     pub processed: u64,
 }
 
-/// Publishes a command and pushes a task on every tick, up to `limit` tasks; collects the
-/// workers' results and status.
+/// Publishes a command and pushes a task on every tick, up to `limit` tasks; once the result
+/// of every one is back (never, with `u64::MAX`), tells `done`, or stops without it.
+/// Collects the workers' results and status, and relays their heartbeats.
 #[service(
     name = "MyController",
     pub = "tcp://*:5580",
     push = "tcp://*:5581",
     pull = "@tcp://*:5582",
     sub = "@tcp://*:5583",
-    topics = ["worker.status"],
+    topics = ["worker.status", "worker.heartbeat"],
     heartbeat = "controller.heartbeat",
     service_type = "controller"
 )]
@@ -71,7 +76,7 @@ pub struct Controller {
     pub limit: u64,
     pub pushed: u64,
     pub results: BTreeSet<u64>,
-    /// Told once every pushed task has its result back.
+    /// Told once every pushed task has its result back; without it, the controller stops.
     pub done: Option<mpsc::Sender<()>>,
 }
 
@@ -88,6 +93,20 @@ impl Controller {
 
 #[handlers]
 impl Controller {
+    /// Says where the workers (and a monitor) reach the controller: the ports it bound.
+    #[on_start]
+    async fn started(&mut self, ctx: &Context<Self>) {
+        let endpoint = |role| ctx.endpoint(role).unwrap_or_default();
+        println!(
+            "{}: commands {}, tasks {}, results {}, status {}",
+            ctx.name(),
+            endpoint(Role::Pub),
+            endpoint(Role::Push),
+            endpoint(Role::Pull),
+            endpoint(Role::Sub)
+        );
+    }
+
     #[every("250ms")]
     async fn perform_control_action(
         &mut self,
@@ -129,10 +148,24 @@ impl Controller {
         );
         self.results.insert(response.task_id);
         if self.results.len() as u64 == self.limit {
-            if let Some(done) = self.done.take() {
-                let _ = done.send(()).await;
+            println!("{:>14} ✓ all {} results are back", ctx.name(), self.limit);
+            match self.done.take() {
+                Some(done) => {
+                    let _ = done.send(()).await;
+                }
+                None => ctx.stop(),
             }
         }
+    }
+
+    /// Relays a worker's heartbeat on the controller's PUB socket, for monitors.
+    #[topic("worker.heartbeat")]
+    async fn relay_heartbeat(
+        &mut self,
+        heartbeat: serde_json::Value,
+        ctx: &Context<Self>,
+    ) -> Result<(), experimance::Error> {
+        ctx.publish_to("worker.heartbeat", &heartbeat).await
     }
 
     #[topic("worker.status")]

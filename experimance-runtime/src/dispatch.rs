@@ -1,4 +1,7 @@
 //! What generated dispatch code calls: decoding, handler outcomes, and panic containment.
+//!
+//! Its public items are `#[doc(hidden)]`: generated code reaches them through `__private`,
+//! and users never name them.
 
 use std::any::Any;
 use std::fmt::Display;
@@ -12,6 +15,7 @@ use serde::de::DeserializeOwned;
 use crate::error::HandlerError;
 
 /// Whether a message found a handler.
+#[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Handled {
     /// A handler took the message.
@@ -22,18 +26,21 @@ pub enum Handled {
 }
 
 /// What generated dispatch returns for one message.
+#[doc(hidden)]
 pub type DispatchResult = Result<Handled, HandlerError>;
 
 /// Decodes a JSON payload straight from the frame's text into the handler's message type.
 ///
 /// The frame was checked to be UTF-8 once, when it was split ([`crate::wire::split_frame`],
 /// [`crate::wire::check_task`]), so serde_json reads it as text and checks no string again.
+#[doc(hidden)]
 #[inline]
 pub fn decode<T: DeserializeOwned>(payload: &str) -> Result<T, HandlerError> {
     serde_json::from_str(payload).map_err(HandlerError::Decode)
 }
 
 /// What a handler, hook, timer or task may return: `()` or `Result<(), E>` with `E: Display`.
+#[doc(hidden)]
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a valid handler return type",
     label = "handlers return `()` or `Result<(), E>`",
@@ -59,6 +66,7 @@ impl<E: Display> Outcome for Result<(), E> {
 }
 
 /// Turns a handler's return value into a dispatch result.
+#[doc(hidden)]
 #[inline]
 pub fn outcome<O: Outcome>(output: O) -> DispatchResult {
     output
@@ -97,6 +105,38 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every public item here is for generated code: `#[doc(hidden)]`, so that the front page
+    /// of the docs lists what users write. (The root re-exports them for code that names
+    /// them; an item's own attribute also hides it where the facade re-exports the runtime.)
+    #[test]
+    fn public_items_are_hidden_from_the_docs() {
+        let source = include_str!("dispatch.rs");
+        let source = &source[..source.find("#[cfg(test)]").expect("the tests")];
+        let lines: Vec<&str> = source.lines().collect();
+        let mut public = Vec::new();
+        for (index, line) in lines.iter().enumerate() {
+            let Some(rest) = line.strip_prefix("pub ") else {
+                continue;
+            };
+            public.push(rest.split(['<', '(', ' ']).nth(1).unwrap_or(rest));
+            // The attributes and doc comments above the item.
+            let mut above = lines[..index].iter().rev().take_while(|l| {
+                l.starts_with("#[")
+                    || l.starts_with("///")
+                    || l.starts_with("    ")
+                    || l.starts_with(")]")
+            });
+            assert!(
+                above.any(|l| *l == "#[doc(hidden)]"),
+                "`{line}` is not #[doc(hidden)]"
+            );
+        }
+        assert_eq!(
+            public,
+            ["Handled", "DispatchResult", "decode", "Outcome", "outcome"]
+        );
+    }
 
     #[derive(Debug, PartialEq, serde::Deserialize)]
     struct Era {

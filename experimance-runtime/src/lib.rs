@@ -15,6 +15,7 @@ mod description;
 mod dispatch;
 mod duration;
 mod error;
+mod group;
 mod heartbeat;
 mod json;
 mod lifecycle;
@@ -41,8 +42,12 @@ pub use context::Context;
 pub use description::{
     HandlerDescription, ServiceDescription, SocketDescription, DESCRIPTION_TOPIC,
 };
+// Used by generated code (through `__private`) and in the signatures of `Handlers` and
+// `Context::spawn`; kept at the root for code that names them, but not documented there.
+#[doc(hidden)]
 pub use dispatch::{decode, outcome, DispatchResult, Handled, Outcome};
 pub use error::{Error, HandlerError};
+pub use group::Services;
 pub use heartbeat::Heartbeat;
 pub use lifecycle::{State, Status};
 pub use liveness::{Liveness, PeerStatus, MISSED_INTERVALS};
@@ -57,7 +62,7 @@ pub use untrusted::Untrusted;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::description::{HasSchema, NoSchema, SchemaProbe};
-    pub use crate::dispatch::{decode, outcome, DispatchResult, Handled};
+    pub use crate::dispatch::{decode, outcome, DispatchResult, Handled, Outcome};
     pub use crate::liveness::Liveness;
     pub use crate::service::{
         AuthSpec, HandlerKind, Handlers, HasPub, HasPush, MessageInfo, Service, ServiceSpec,

@@ -3,7 +3,6 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
 
-use tokio::signal::unix::{signal, SignalKind};
 use tokio::time::{Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -442,50 +441,11 @@ impl<S: Service> Runner<S> {
     /// Starts the service if it is not running, then runs until it stops or the process
     /// receives SIGINT, SIGTERM or SIGHUP (a closed terminal), which stop it gracefully; a
     /// second signal exits the process at once (status 130). A signal while `#[on_start]`
-    /// runs stops the service as soon as the start ends. Returns the error that stopped the service, if any.
+    /// runs stops the service as soon as the start ends. Returns the error that stopped the
+    /// service, if any. Several services of one process run under one signal handler with
+    /// [`Services`](crate::Services).
     pub async fn run(&self) -> Result<(), Error> {
-        let mut interrupt = signal(SignalKind::interrupt()).map_err(Error::Signal)?;
-        let mut terminate = signal(SignalKind::terminate()).map_err(Error::Signal)?;
-        let mut hangup = signal(SignalKind::hangup()).map_err(Error::Signal)?;
-        let mut asked = false;
-        if matches!(self.state(), State::Initialized | State::Stopped) {
-            // A signal while `#[on_start]` runs stops the service as soon as it has started;
-            // a second one exits at once, as it does later.
-            let start = self.start();
-            tokio::pin!(start);
-            tokio::select! {
-                started = &mut start => started?,
-                name = first_signal(&mut interrupt, &mut terminate, &mut hangup) => {
-                    tracing::info!(service = self.name(), signal = name, "stopping once started; a second signal exits at once");
-                    asked = true;
-                    tokio::select! {
-                        started = &mut start => started?,
-                        name = first_signal(&mut interrupt, &mut terminate, &mut hangup) => {
-                            tracing::warn!(signal = name, "second signal: exiting at once");
-                            std::process::exit(130);
-                        }
-                    }
-                }
-            }
-        }
-        let signalled = asked
-            || tokio::select! {
-                _ = self.wait_stopped() => false,
-                name = first_signal(&mut interrupt, &mut terminate, &mut hangup) => {
-                    tracing::info!(service = self.name(), signal = name, "stopping gracefully; a second signal exits at once");
-                    true
-                }
-            };
-        if signalled {
-            let second = tokio::spawn(async move {
-                let name = first_signal(&mut interrupt, &mut terminate, &mut hangup).await;
-                tracing::warn!(signal = name, "second signal: exiting at once");
-                std::process::exit(130);
-            });
-            self.stop().await;
-            second.abort();
-        }
-        self.outcome()
+        crate::group::run(&[self]).await
     }
 
     fn outcome(&self) -> Result<(), Error> {
@@ -737,18 +697,6 @@ fn close_send_queue(core: &Core) {
             messages = left,
             "stopped with messages still queued for a puller; they were not sent"
         );
-    }
-}
-
-async fn first_signal(
-    interrupt: &mut tokio::signal::unix::Signal,
-    terminate: &mut tokio::signal::unix::Signal,
-    hangup: &mut tokio::signal::unix::Signal,
-) -> &'static str {
-    tokio::select! {
-        _ = interrupt.recv() => "SIGINT",
-        _ = terminate.recv() => "SIGTERM",
-        _ = hangup.recv() => "SIGHUP",
     }
 }
 

@@ -2,9 +2,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::core::Core;
@@ -12,6 +13,10 @@ use crate::lifecycle::{State, Status};
 use crate::liveness::PeerStatus;
 
 /// Lock-free counters of one service, shared by its loop, its tasks and its handle.
+///
+/// Uptime is measured on tokio's clock, so that under a paused clock (tests with
+/// `start_paused`) it is virtual time, like the service's timers; otherwise it is the
+/// monotonic wall clock.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     sent: AtomicU64,

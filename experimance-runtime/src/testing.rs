@@ -62,6 +62,11 @@ impl Wires {
         }
     }
 
+    /// Whether the service has a socket the test can inject into (SUB or PULL).
+    fn inbound(&self) -> bool {
+        self.sub.is_some() || self.pull.is_some()
+    }
+
     /// Makes in-memory sockets for the roles that have an address.
     pub(crate) fn connect<A>(&mut self, addresses: &[Option<A>; 4]) -> [Option<AsyncSocket>; 4] {
         Role::ALL.map(|role| {
@@ -178,9 +183,21 @@ impl<S: Service> TestHarness<S> {
     }
 
     /// Waits until the service has taken every injected message and finished handling it
-    /// (its loop is back waiting on empty sockets), or has stopped.
+    /// (its loop is back waiting on empty sockets), or has stopped. Moves no time.
+    ///
+    /// A service without SUB or PULL socket can be given nothing, so there is nothing to
+    /// wait for: this only lets the work that is ready now run.
     pub async fn settle(&self) {
-        let mut idle = lock(&self.wires).idle.subscribe();
+        let (mut idle, inbound) = {
+            let wires = lock(&self.wires);
+            (wires.idle.subscribe(), wires.inbound())
+        };
+        if !inbound {
+            // Its loop never waits on a pipe, so `idle` would never say so; waiting for it
+            // used to let a paused clock run on forever, timers firing all the while.
+            run_ready().await;
+            return;
+        }
         loop {
             let waiting = *idle.borrow_and_update() > 0;
             let caught_up = self.runner.stats().messages_received >= self.injected;
@@ -213,9 +230,13 @@ impl<S: Service> TestHarness<S> {
     }
 
     /// Lets `by` pass: with a paused clock (`start_paused = true`) it passes at once, and the
-    /// timers, heartbeats and liveness checks due in that time run in order.
+    /// timers, heartbeats and liveness checks due in that time run in order, those due
+    /// exactly at the end included: all of them have run when it returns.
     pub async fn advance(&self, by: Duration) {
         tokio::time::sleep(by).await;
+        // The sleep ends at the same instant as the timers due at its end, and the test's task
+        // is polled before the service's tasks that those timers woke.
+        run_ready().await;
     }
 
     /// Everything published so far, as `(topic, JSON)`, heartbeats included.
@@ -288,6 +309,22 @@ impl<S: Service> TestHarness<S> {
                 self.published.push_back(decode_published(&frame));
             }
         }
+    }
+}
+
+/// How many times [`run_ready`] yields.
+const READY_ROUNDS: usize = 4;
+
+/// Lets the tasks that are ready now (woken by a timer that just fired, or by a message) run
+/// before the caller goes on, without moving the clock.
+///
+/// On the current-thread runtime (the one a paused clock needs) a task that yields is polled
+/// again only once no other task is ready, or after a batch of polls of other tasks (tokio's
+/// event interval); so one yield lets the service's loop handle what is due and the tasks it
+/// wakes in turn (heartbeat, pumps) run, and the further rounds cover a longer chain.
+async fn run_ready() {
+    for _ in 0..READY_ROUNDS {
+        tokio::task::yield_now().await;
     }
 }
 
