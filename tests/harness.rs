@@ -130,6 +130,24 @@ async fn routing_follows_prefix_subscription_and_exact_dispatch() {
     assert!(service.log.contains(&"task 7".to_string()));
 }
 
+/// Topics added at run time (here by the environment) let more through, as they do on a real
+/// SUB socket.
+#[tokio::test(start_paused = true)]
+async fn topics_added_at_run_time_are_subscribed() {
+    std::env::set_var("EXPERIMANCE_HARNESSED_EXTRA_TOPICS", "era,display.,idle");
+    let runner = experimance::Runner::new(Harnessed::default()).with_name("Harnessed-extra");
+    let mut h = TestHarness::start_runner(runner).await.unwrap();
+    assert_eq!(h.publish("idle", &json!({})), Delivery::Delivered);
+    assert_eq!(h.publish("ERA", &json!({})), Delivery::Filtered);
+    h.settle().await;
+    let service = h.stop().await;
+    assert!(
+        service.log.contains(&"other idle".to_string()),
+        "{:?}",
+        service.log
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn heartbeats_and_timers_run_on_virtual_time() {
     let started = tokio::time::Instant::now();

@@ -2,7 +2,8 @@
 //! display that watches the controller; shared by the `controller`, `worker` and `demo`
 //! examples.
 //!
-//! Sockets (the controller binds all four ends that workers reach, as in WIRE.md):
+//! Sockets (the controller binds all four ends that workers reach; `docs/wire.md` compares
+//! this with the conventions of the Python services):
 //!
 //! | socket | controller | worker |
 //! |---|---|---|

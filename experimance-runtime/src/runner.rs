@@ -474,6 +474,11 @@ impl<S: Service> Runner<S> {
         }
     }
 
+    /// The state the service shares with its loop and contexts.
+    pub(crate) fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
     /// Runs the service on in-memory sockets whose other ends go into `wires` at each start.
     pub(crate) fn in_memory(mut self, wires: Arc<Mutex<Wires>>) -> Self {
         self.memory = Some(wires);

@@ -145,13 +145,14 @@ impl<S: Service> TestHarness<S> {
     /// Injects a raw SUB frame (for bad input), filtered by the subscriptions like any other.
     pub fn publish_frame(&mut self, frame: impl Into<Vec<u8>>) -> Delivery {
         let frame = frame.into();
-        let subscriptions = S::SPEC
-            .topics
-            .unwrap_or(S::TOPICS)
-            .iter()
-            .chain(S::SPEC.watch);
+        // The subscriptions of this run: the attribute's or the handlers' topics, or those the
+        // environment or configuration file set, and the watched heartbeat topics.
+        let subscriptions = lock(&self.runner.core().description)
+            .as_ref()
+            .map(|d| d.subscriptions.clone())
+            .unwrap_or_default();
         let subscribed = subscriptions
-            .into_iter()
+            .iter()
             .any(|prefix| frame.starts_with(prefix.as_bytes()));
         if !subscribed {
             return Delivery::Filtered;
