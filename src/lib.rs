@@ -187,6 +187,7 @@ pub use experimance_macros::service;
 /// | `#[every("250ms")]` | `async fn(&mut self [, ctx])` | periodically; no drift, no pile-up |
 /// | `#[on_start]` | `async fn(&mut self [, ctx])` | after the sockets are up, before messages flow; an error aborts the start |
 /// | `#[on_stop]` | `async fn(&mut self [, ctx])` | after a stop is requested, before the sockets close |
+/// | `#[on_peer]` | `async fn(&mut self, peer: &str, liveness: Liveness [, ctx])` | a peer followed with the `watch` key became `alive` or `lost` |
 ///
 /// `T` is any `serde::de::DeserializeOwned` type (`serde_json::Value` for untyped JSON).
 /// Handlers return `()` or `Result<(), E>` with `E: Display`. A message that does not decode

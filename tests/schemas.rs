@@ -34,7 +34,7 @@ impl Schematic {
 
 #[test]
 fn descriptions_carry_schemas_of_json_schema_types() {
-    let description = Runner::new(Schematic).describe();
+    let description = Runner::new(Schematic).describe().expect("describe");
     let era = &description.handlers[0];
     let schema = era.schema.as_ref().expect("EraChanged derives JsonSchema");
     assert_eq!(schema["title"], "EraChanged");
