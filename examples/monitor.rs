@@ -8,8 +8,8 @@
 //! those of its workers (which reach it on its status socket). Ctrl-C stops it.
 //!
 //! `peer_interval` is the heartbeat period the monitor expects of its peers: 5 s, the
-//! default `heartbeat_interval`. Peers that beat faster can be judged sooner with a
-//! configuration file (`--config PATH`):
+//! default `heartbeat_interval`. Peers that beat faster can be judged sooner with
+//! `EXPERIMANCE_MONITOR_PEER_INTERVAL=200ms`, or a configuration file (`--config PATH`):
 //!
 //! ```toml
 //! [services.Monitor]
