@@ -216,6 +216,73 @@ pub use experimance_macros::service;
 /// ```
 pub use experimance_macros::handlers;
 
+/// Declares a message type with a wire type: the `"type"` field every message of the Python
+/// services carries, written once here instead of as a field.
+///
+/// On a struct with named fields, above its `#[derive(Serialize, Deserialize)]`, it writes
+/// `"type": "<Name>"` first (the struct's name, or the one given: `#[message("Other")]`),
+/// and handlers that take the struct check the `"type"` of what arrives: a message of
+/// another type is a counted error (`expected type RenderRequest, got ImageReady`), never
+/// decoded into the wrong struct. `ctx.publish(&msg)` publishes on the wire type.
+///
+/// On an enum whose variants each hold one `#[message]` struct (no derive needed), it
+/// takes the closed set of their types: it is written as the variant's struct and read by
+/// `"type"`. A handler that takes the enum receives any of them.
+///
+/// ```
+/// use experimance::{handlers, message, service, Context};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[message]
+/// #[derive(Debug, Serialize, Deserialize)]
+/// struct RenderRequest {
+///     prompt: String,
+///     #[serde(default = "default_width")]
+///     width: u32,
+/// }
+/// fn default_width() -> u32 {
+///     1024
+/// }
+///
+/// #[message]
+/// #[derive(Debug, Serialize, Deserialize)]
+/// struct Cancel {
+///     request_id: u64,
+/// }
+///
+/// #[message]
+/// #[derive(Debug)]
+/// enum Request {
+///     Render(RenderRequest),
+///     Cancel(Cancel),
+/// }
+///
+/// let json = serde_json::to_string(&RenderRequest { prompt: "forest".into(), width: 512 }).unwrap();
+/// assert_eq!(json, r#"{"type":"RenderRequest","prompt":"forest","width":512}"#);
+/// let request: Request = serde_json::from_str(r#"{"type": "Cancel", "request_id": 7}"#).unwrap();
+/// assert!(matches!(request, Request::Cancel(Cancel { request_id: 7 })));
+///
+/// // Handlers take their topic, or their task type, from the message type.
+/// #[service(sub = "tcp://localhost:5555", pull = "tcp://localhost:5564")]
+/// struct ImageServer;
+///
+/// #[handlers]
+/// impl ImageServer {
+///     #[topic] // subscribes to `RenderRequest`
+///     async fn on_render(&mut self, request: RenderRequest) {}
+///
+///     #[task] // PULL tasks of type `RenderRequest`
+///     async fn render(&mut self, request: RenderRequest) {}
+///
+///     #[task] // and of type `Cancel`
+///     async fn cancel(&mut self, cancel: Cancel) {}
+///
+///     #[task(catch_all)] // every other type (without it: a counted error)
+///     async fn other(&mut self, task: serde_json::Value) {}
+/// }
+/// ```
+pub use experimance_macros::message;
+
 /// The README's examples, compiled as doctests so they stay true.
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]

@@ -21,10 +21,12 @@ const ATTRIBUTES: [&str; 7] = [TOPIC, CATCH_ALL, TASK, EVERY, ON_START, ON_STOP,
 pub(crate) enum Kind {
     /// `#[topic("era")]`
     Topic(LitStr),
+    /// `#[topic]`: the topics are the wire types of the handler's `#[message]` type.
+    TypedTopic,
     /// `#[catch_all]`
     CatchAll,
-    /// `#[task]`
-    Task,
+    /// `#[task]`, or `#[task(catch_all)]` for the task types no other `#[task]` takes.
+    Task { catch_all: bool },
     /// `#[every("250ms")]`, with the period in milliseconds.
     Every(u64),
     /// `#[on_start]`
@@ -52,7 +54,7 @@ pub(crate) struct Handler {
 impl Kind {
     fn signature(&self) -> &'static str {
         match self {
-            Kind::Topic(_) | Kind::Task => {
+            Kind::Topic(_) | Kind::TypedTopic | Kind::Task { .. } => {
                 "(&mut self, message: T) or (&mut self, message: T, ctx: &Context<Self>)"
             }
             Kind::CatchAll => {
@@ -109,10 +111,13 @@ fn parse_kind(attr: &Attribute) -> syn::Result<Kind> {
         )),
     };
     if path.is_ident(TOPIC) {
+        if let syn::Meta::Path(_) = &attr.meta {
+            return Ok(Kind::TypedTopic);
+        }
         let lit: LitStr = attr.parse_args().map_err(|e| {
             syn::Error::new(
                 e.span(),
-                "expected the topic as a string literal: `#[topic(\"era\")]`",
+                "expected the topic as a string literal: `#[topic(\"era\")]`, or `#[topic]` for the wire type of a `#[message]` type",
             )
         })?;
         check_topic(&lit)?;
@@ -129,7 +134,24 @@ fn parse_kind(attr: &Attribute) -> syn::Result<Kind> {
     } else if path.is_ident(CATCH_ALL) {
         no_args(Kind::CatchAll)
     } else if path.is_ident(TASK) {
-        no_args(Kind::Task)
+        match &attr.meta {
+            syn::Meta::Path(_) => Ok(Kind::Task { catch_all: false }),
+            _ => {
+                let arg: Ident = attr.parse_args().map_err(|e| {
+                    syn::Error::new(
+                        e.span(),
+                        "`#[task]` takes nothing, or `catch_all`: `#[task(catch_all)]`",
+                    )
+                })?;
+                if arg != CATCH_ALL {
+                    return Err(syn::Error::new(
+                        arg.span(),
+                        "`#[task]` takes nothing, or `catch_all`: `#[task(catch_all)]`",
+                    ));
+                }
+                Ok(Kind::Task { catch_all: true })
+            }
+        }
     } else if path.is_ident(ON_START) {
         no_args(Kind::OnStart)
     } else if path.is_ident(ON_PEER) {
@@ -194,7 +216,10 @@ fn check_signature(
         })
         .collect();
     let wants_topic = matches!(kind, Kind::CatchAll | Kind::OnPeer);
-    let wants_message = matches!(kind, Kind::Topic(_) | Kind::Task | Kind::CatchAll);
+    let wants_message = matches!(
+        kind,
+        Kind::Topic(_) | Kind::TypedTopic | Kind::Task { .. } | Kind::CatchAll
+    );
     let wants_liveness = matches!(kind, Kind::OnPeer);
     let required =
         usize::from(wants_topic) + usize::from(wants_message) + usize::from(wants_liveness);

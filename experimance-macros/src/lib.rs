@@ -11,6 +11,7 @@ use proc_macro::TokenStream;
 mod duration;
 mod errors;
 mod expand_handlers;
+mod expand_message;
 mod expand_service;
 mod handler;
 mod service_attr;
@@ -26,4 +27,12 @@ pub fn service(args: TokenStream, input: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn handlers(args: TokenStream, input: TokenStream) -> TokenStream {
     expand_handlers::expand(args.into(), input.into()).into()
+}
+
+/// Declares a message type with a wire type: on a struct, `"type": "<Name>"` is written first
+/// and checked on arrival; on an enum of such structs, a closed set of types. See the
+/// `experimance` crate.
+#[proc_macro_attribute]
+pub fn message(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand_message::expand(args.into(), input.into()).into()
 }

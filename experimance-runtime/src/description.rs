@@ -60,12 +60,15 @@ pub struct SocketDescription {
 /// One handler of a described service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HandlerDescription {
-    /// `topic`, `catch_all` or `task`.
+    /// `topic`, `catch_all`, `task` or `task_catch_all`.
     pub kind: String,
     /// The topic of a `topic` handler.
     pub topic: Option<String>,
     /// The Rust type of its messages, as written in the handler.
     pub message_type: String,
+    /// The wire types (`"type"` values) its message type takes, for a `#[message]` type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wire_types: Option<Vec<String>>,
     /// The JSON Schema of that type (with the `schemars` feature, for types that implement
     /// `schemars::JsonSchema`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -136,20 +139,31 @@ impl ServiceDescription {
                 });
             }
         }
-        let handlers = S::MESSAGES
-            .iter()
-            .map(|m| HandlerDescription {
-                kind: match m.kind {
-                    HandlerKind::Topic => "topic",
-                    HandlerKind::CatchAll => "catch_all",
-                    HandlerKind::Task => "task",
-                }
-                .to_owned(),
-                topic: (m.kind == HandlerKind::Topic).then(|| m.topic.to_owned()),
+        let mut handlers = Vec::new();
+        for m in S::MESSAGES {
+            let wire_types = (m.wire_types)();
+            let kind = match m.kind {
+                HandlerKind::Topic => "topic",
+                HandlerKind::CatchAll => "catch_all",
+                HandlerKind::Task => "task",
+                HandlerKind::TaskCatchAll => "task_catch_all",
+            };
+            let describe = |topic: Option<String>| HandlerDescription {
+                kind: kind.to_owned(),
+                topic,
                 message_type: m.message_type.to_owned(),
+                wire_types: wire_types.map(|t| t.iter().map(|t| (*t).to_owned()).collect()),
                 schema: (m.schema)(),
-            })
-            .collect();
+            };
+            match (m.kind, wire_types) {
+                // A `#[topic]` handler without a topic: one entry per wire type it takes.
+                (HandlerKind::Topic, Some(types)) if m.topic.is_empty() => {
+                    handlers.extend(types.iter().map(|t| describe(Some((*t).to_owned()))));
+                }
+                (HandlerKind::Topic, _) => handlers.push(describe(Some(m.topic.to_owned()))),
+                _ => handlers.push(describe(None)),
+            }
+        }
         let heartbeat_topic = (settings.addresses[Role::Pub.index()].is_some()
             && settings.heartbeat_interval.is_some())
         .then(|| settings.heartbeat_topic.clone());

@@ -36,7 +36,26 @@ pub type DispatchResult = Result<Handled, HandlerError>;
 #[doc(hidden)]
 #[inline]
 pub fn decode<T: DeserializeOwned>(payload: &str) -> Result<T, HandlerError> {
-    serde_json::from_str(payload).map_err(HandlerError::Decode)
+    serde_json::from_str(payload)
+        .or_else(|e| python_floats(payload, e))
+        .map_err(HandlerError::Decode)
+}
+
+/// Python's `json.dumps` writes the non-finite floats as `NaN`, `Infinity` and `-Infinity`,
+/// which JSON does not have and serde_json refuses. A payload refused with a syntax error
+/// that holds one of them is read again with a JSON5 reader, which takes them as floats
+/// (`null` in a `serde_json::Value`, which cannot hold them); if that fails too, serde_json's
+/// error stands.
+pub(crate) fn python_floats<T: DeserializeOwned>(
+    payload: &str,
+    error: serde_json::Error,
+) -> Result<T, serde_json::Error> {
+    let quirk = error.classify() == serde_json::error::Category::Syntax
+        && (payload.contains("NaN") || payload.contains("Infinity"));
+    if !quirk {
+        return Err(error);
+    }
+    json5::from_str(payload).map_err(|_| error)
 }
 
 /// What a handler, hook, timer or task may return: `()` or `Result<(), E>` with `E: Display`.
@@ -141,6 +160,33 @@ mod tests {
     #[derive(Debug, PartialEq, serde::Deserialize)]
     struct Era {
         era: String,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Reading {
+        value: f64,
+        high: f64,
+        low: f64,
+        label: String,
+    }
+
+    #[test]
+    fn python_non_finite_floats_decode_into_floats() {
+        let r: Reading = decode(
+            r#"{"value": NaN, "high": Infinity, "low": -Infinity, "label": "NaN or Infinity"}"#,
+        )
+        .unwrap();
+        assert!(r.value.is_nan());
+        assert_eq!((r.high, r.low), (f64::INFINITY, f64::NEG_INFINITY));
+        assert_eq!(r.label, "NaN or Infinity");
+        // Into a `Value`, which cannot hold them: `null`.
+        let v: serde_json::Value = decode(r#"{"value": NaN}"#).unwrap();
+        assert_eq!(v, serde_json::json!({"value": null}));
+        // Where the type wants no float, serde_json's error stands.
+        let e = decode::<Era>(r#"{"era": NaN}"#).unwrap_err().to_string();
+        assert!(e.contains("expected value"), "{e}");
+        // Other invalid JSON is not read leniently.
+        assert!(decode::<Era>(r#"{"era": 'single quotes'}"#).is_err());
     }
 
     #[test]

@@ -126,13 +126,38 @@ pub enum HandlerError {
     Decode(serde_json::Error),
     /// The handler returned an error.
     Failed(String),
+    /// The handler takes a `#[message]` type, and the message's `"type"` is none of its
+    /// wire types (`got` is `None` for a message without a string `"type"`).
+    WrongType {
+        /// The wire types the handler's message type takes.
+        expected: &'static [&'static str],
+        /// The message's `"type"`.
+        got: Option<String>,
+    },
+    /// No `#[task]` handler takes the message's `"type"`, and there is no
+    /// `#[task(catch_all)]` (`None` for a message without a string `"type"`).
+    NoTaskHandler {
+        /// The message's `"type"`.
+        got: Option<String>,
+    },
 }
 
 impl fmt::Display for HandlerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let got = |got: &Option<String>| match got {
+            Some(t) => crate::Untrusted::str(t).to_string(),
+            None => "a message without \"type\"".to_owned(),
+        };
         match self {
             HandlerError::Decode(e) => write!(f, "cannot decode message: {e}"),
             HandlerError::Failed(e) => write!(f, "handler failed: {e}"),
+            HandlerError::WrongType { expected, got: g } => {
+                write!(f, "expected type {}, got {}", expected.join(" or "), got(g))
+            }
+            HandlerError::NoTaskHandler { got: g } => match g {
+                Some(_) => write!(f, "no #[task] handler takes type {}", got(g)),
+                None => write!(f, "no #[task] handler takes {}", got(g)),
+            },
         }
     }
 }

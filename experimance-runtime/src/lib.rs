@@ -22,6 +22,7 @@ mod lifecycle;
 mod liveness;
 mod logging;
 mod memory;
+mod message;
 mod monitor;
 mod outbox;
 mod runner;
@@ -52,6 +53,7 @@ pub use heartbeat::Heartbeat;
 pub use lifecycle::{State, Status};
 pub use liveness::{Liveness, PeerStatus, MISSED_INTERVALS};
 pub use logging::init_logging;
+pub use message::{wire_type_of, Message, WireType};
 pub use runner::Runner;
 pub use service::{
     AuthSpec, HandlerKind, Handlers, HasPub, HasPush, MessageInfo, Service, ServiceSpec,
@@ -63,12 +65,19 @@ pub use untrusted::Untrusted;
 pub mod __private {
     pub use crate::description::{HasSchema, NoSchema, SchemaProbe};
     pub use crate::dispatch::{decode, outcome, DispatchResult, Handled, Outcome};
+    pub use crate::error::HandlerError;
     pub use crate::liveness::Liveness;
+    pub use crate::message::{
+        all_subscribed, concat, decode_checked, has_duplicate, one_of, overlap, total,
+        unknown_type, wire_type_of, Message, TypeProbe, Typed, Untyped, WireType,
+    };
     pub use crate::service::{
         AuthSpec, HandlerKind, Handlers, HasPub, HasPush, MessageInfo, Service, ServiceSpec,
     };
     pub use crate::Context;
     pub use ::core::time::Duration;
+    pub use ::serde;
+    pub use ::serde_json;
 
     /// Whether `topic` is matched by one of the SUB prefixes in `topics`.
     pub const fn subscribed(topics: &[&str], topic: &str) -> bool {

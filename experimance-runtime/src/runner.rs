@@ -13,7 +13,7 @@ use crate::core::{lock, Condition, Core};
 use crate::deadline::Limit;
 use crate::description::ServiceDescription;
 use crate::dispatch::{CatchUnwind, DispatchResult, Handled};
-use crate::error::{Error, HandlerError};
+use crate::error::Error;
 use crate::heartbeat::Heartbeat;
 use crate::lifecycle::{State, Status};
 use crate::liveness::{Liveness, Refused};
@@ -1198,8 +1198,7 @@ fn report(core: &Core, what: &str, payload: Option<&str>, result: Result<Dispatc
             tracing::debug!(topic = %wire::clipped(what.as_bytes(), TOPIC_SHOWN), "no handler");
             return;
         }
-        Ok(Err(HandlerError::Decode(e))) => format!("cannot decode message: {e}"),
-        Ok(Err(HandlerError::Failed(e))) => format!("handler failed: {e}"),
+        Ok(Err(e)) => e.to_string(),
         Err(panic) => format!("handler {panic}"),
     };
     core.counters.error();

@@ -146,8 +146,10 @@ pub enum HandlerKind {
     Topic,
     /// The `#[catch_all]` handler.
     CatchAll,
-    /// The `#[task]` handler of the PULL socket.
+    /// A `#[task]` handler of the PULL socket.
     Task,
+    /// The `#[task(catch_all)]` handler: the tasks no `#[task]` takes by type.
+    TaskCatchAll,
 }
 
 /// A handler and the Rust type of the messages it takes, as written in its signature.
@@ -155,13 +157,16 @@ pub enum HandlerKind {
 pub struct MessageInfo {
     /// The kind of handler.
     pub kind: HandlerKind,
-    /// The topic of a `#[topic]` handler; empty otherwise.
+    /// The topic of a `#[topic("...")]` handler; empty otherwise (a `#[topic]` handler
+    /// without one takes the wire types of its message type).
     pub topic: &'static str,
     /// The message type, e.g. `EraChanged` or `serde_json::Value`.
     pub message_type: &'static str,
     /// The JSON Schema of the message type, with the `schemars` feature and a type that
     /// implements `schemars::JsonSchema`; `None` otherwise.
     pub schema: fn() -> Option<serde_json::Value>,
+    /// The wire types of the message type, for a `#[message]` type; `None` otherwise.
+    pub wire_types: fn() -> Option<&'static [&'static str]>,
 }
 
 /// A service: implemented by `#[service(...)]` on a struct.

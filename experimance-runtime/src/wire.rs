@@ -119,7 +119,7 @@ pub fn encode_frame<T: Serialize + ?Sized>(
             // topic in front: one encode, no second buffer.
             crate::json::write(buf, message)?;
             let json_len = buf.len();
-            let topic = match type_field(buf) {
+            let topic = match type_of(buf) {
                 Some(Cow::Borrowed(topic)) => {
                     check_topic(topic)?;
                     let start = topic.as_ptr() as usize - buf.as_ptr() as usize;
@@ -162,6 +162,47 @@ pub fn encode_task<T: Serialize + ?Sized>(buf: &mut Vec<u8>, message: &T) -> Res
     buf.clear();
     crate::json::write(buf, message)?;
     Ok(())
+}
+
+/// The `"type"` field of a JSON object when it is a string: read where `#[message]` types and
+/// the Python models put it, first, without looking further; else found by [`type_field`].
+pub(crate) fn type_of(json: &[u8]) -> Option<Cow<'_, str>> {
+    if let Some(t) = leading_type(json) {
+        return Some(Cow::Borrowed(t));
+    }
+    // Only an object has fields (serde would read a struct from an array too).
+    let first = json.iter().find(|b| !b.is_ascii_whitespace())?;
+    (*first == b'{').then(|| type_field(json)).flatten()
+}
+
+/// A `"type"` that is the object's first field, a string without escapes.
+fn leading_type(json: &[u8]) -> Option<&str> {
+    fn skip_space(json: &[u8], mut at: usize) -> usize {
+        while json
+            .get(at)
+            .is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        {
+            at += 1;
+        }
+        at
+    }
+    fn expect(json: &[u8], at: usize, what: &[u8]) -> Option<usize> {
+        let at = skip_space(json, at);
+        json.get(at..at + what.len())
+            .filter(|s| *s == what)
+            .map(|_| at + what.len())
+    }
+    let at = expect(json, 0, b"{")?;
+    let at = expect(json, at, b"\"type\"")?;
+    let at = expect(json, at, b":")?;
+    let start = expect(json, at, b"\"")?;
+    let len = json[start..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\')?;
+    if json[start + len] != b'"' {
+        return None;
+    }
+    std::str::from_utf8(&json[start..start + len]).ok()
 }
 
 /// The `"type"` field of a JSON object when it is a string: borrowed from `json` unless it
@@ -302,6 +343,32 @@ pub(crate) fn clipped(bytes: &[u8], max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_type_is_read_first_where_it_usually_is() {
+        for (json, expected) in [
+            (
+                r#"{"type":"RenderRequest","width":1}"#,
+                Some("RenderRequest"),
+            ),
+            (
+                r#" { "type" : "ImageReady" , "uri": "x"}"#,
+                Some("ImageReady"),
+            ),
+            (r#"{"width":1,"type":"Later"}"#, Some("Later")),
+            (r#"{"type":"Esc\u0061ped"}"#, Some("Escaped")),
+            (r#"{"type":3}"#, None),
+            (r#"{"kind":"X"}"#, None),
+            (r#"["type"]"#, None),
+            (r#"{"type":"unterminated"#, None),
+        ] {
+            assert_eq!(
+                super::type_of(json.as_bytes()).as_deref(),
+                expected,
+                "{json}"
+            );
+        }
+    }
+
     use serde::ser::{SerializeMap, Serializer};
     use serde_json::json;
 
@@ -357,10 +424,9 @@ mod tests {
             let json = serde_json::to_string(&message).unwrap();
             assert_eq!(frame(&message).unwrap(), format!("heartbeat {json}"));
         }
-        assert_eq!(
-            frame(&TwoTypes).unwrap(),
-            r#"heartbeat {"type":"A","type":"B"}"#
-        );
+        // A custom `Serialize` that writes `"type"` twice: the first names the topic, read
+        // where `#[message]` types write it, without looking further.
+        assert_eq!(frame(&TwoTypes).unwrap(), r#"A {"type":"A","type":"B"}"#);
     }
 
     #[test]
