@@ -1,5 +1,5 @@
-//! `experimance`: tap, publish, push, pull, hz, record, replay, watch, proxy, describe and
-//! check for services that speak the Experimance wire protocol (see the crate's README).
+//! `experimance`: tap, publish, push, pull, hz, record, replay, watch, proxy, describe,
+//! check and codegen for services that speak the Experimance wire protocol (see the crate's README).
 
 mod cli;
 mod cmd;
@@ -40,5 +40,6 @@ fn run(cli: Cli) -> error::Result<()> {
         Command::Proxy(args) => cmd::proxy::run(&ctx, args),
         Command::Describe(args) => cmd::describe::run(&ctx, args),
         Command::Check(args) => cmd::check::run(&ctx, args),
+        Command::Codegen(args) => cmd::codegen::run(&ctx, args),
     }
 }

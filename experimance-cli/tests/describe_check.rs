@@ -486,3 +486,59 @@ fn check_bad_files_exit_2() {
         .stderr(contains("no service description"));
     run(&["check"], "").code(2);
 }
+
+/// A handler description that takes a wire type, with a JSON Schema.
+fn typed_handler(kind: &str, wire_type: &str, schema: Value) -> Value {
+    json!({
+        "kind": kind, "topic": (kind == "topic").then_some(wire_type),
+        "message_type": wire_type, "wire_types": [wire_type], "schema": schema
+    })
+}
+
+#[test]
+fn check_compares_the_schemas_of_wire_types_and_finds_tasks_nobody_sends() {
+    let old = json!({"type": "object", "properties": {"prompt": {"type": "string"}}});
+    let new = json!({"type": "object", "properties": {"prompt": {"type": "string"},
+                                                       "width": {"type": "integer"}}});
+    let mut core = description(
+        "Core",
+        &[("push", "bind", "tcp://*:5564")],
+        &[],
+        &[],
+        &["RenderRequest"],
+    );
+    core["handlers"] = json!([]);
+    let mut server = description(
+        "ImageServer",
+        &[("pull", "connect", "tcp://localhost:5564")],
+        &[],
+        &[],
+        &[],
+    );
+    server["handlers"] = json!([
+        typed_handler("task", "RenderRequest", new.clone()),
+        typed_handler("task", "Cancel", json!({"type": "object"})),
+    ]);
+    let mut old_server = description(
+        "OldImageServer",
+        &[("pull", "connect", "tcp://localhost:5564")],
+        &[],
+        &[],
+        &[],
+    );
+    old_server["handlers"] = json!([typed_handler("task", "RenderRequest", old)]);
+    let path = file(
+        "schemas.json",
+        &Value::Array(vec![core, server, old_server]).to_string(),
+    );
+    let assert = run(&["check", &path], "").code(1);
+    let stdout = stdout_of(&assert);
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "error: schema-mismatch: services disagree on the schema of type \"RenderRequest\": ImageServer's differs from OldImageServer's",
+            "warning: unpublished-type: ImageServer has a #[task] handler for type \"Cancel\" (Cancel), but no service declares it in `publishes`",
+        ],
+        "{stdout}"
+    );
+}

@@ -148,12 +148,19 @@ impl ServiceDescription {
                 HandlerKind::Task => "task",
                 HandlerKind::TaskCatchAll => "task_catch_all",
             };
+            // The schema of a `#[message]` struct says what `#[message]` writes: its `"type"`.
+            let schema = match ((m.schema)(), wire_types) {
+                (Some(schema), Some([wire_type])) => {
+                    Some(crate::codegen::with_wire_type(schema, wire_type))
+                }
+                (schema, _) => schema,
+            };
             let describe = |topic: Option<String>| HandlerDescription {
                 kind: kind.to_owned(),
                 topic,
                 message_type: m.message_type.to_owned(),
                 wire_types: wire_types.map(|t| t.iter().map(|t| (*t).to_owned()).collect()),
-                schema: (m.schema)(),
+                schema: schema.clone(),
             };
             match (m.kind, wire_types) {
                 // A `#[topic]` handler without a topic: one entry per wire type it takes.

@@ -7,6 +7,7 @@
 
 mod address;
 mod auth;
+pub mod codegen;
 mod config;
 mod context;
 mod core;

@@ -9,6 +9,10 @@
 //! - `sub-without-pub` (warning): a SUB socket that reaches no PUB socket;
 //! - `duplicate-bind` (error): two sockets binding one address;
 //! - `type-mismatch` (error): topic handlers of one topic taking different message types;
+//! - `schema-mismatch` (error): handlers of one wire type whose JSON Schemas differ (services
+//!   built with the `schemars` feature carry them);
+//! - `unpublished-type` (warning): a `#[task]` handler of a wire type that no service
+//!   declares in `publishes` (the topics it publishes and the task types it pushes);
 //! - `duplicate-name` (warning): two descriptions with one service name.
 //!
 //! Sockets are matched by address: a socket that connects to X needs a peer that binds X,
@@ -83,7 +87,7 @@ struct Report<'a> {
 
 /// Reads the descriptions in `path` (`-`: stdin): one JSON object, a JSON array of them, or
 /// several objects one after another (JSON lines, as `describe` prints them).
-fn load(path: &str) -> Result<Vec<ServiceDescription>> {
+pub fn load(path: &str) -> Result<Vec<ServiceDescription>> {
     let (text, what) = if path == "-" {
         let mut text = String::new();
         std::io::stdin()
@@ -217,7 +221,90 @@ pub fn check(services: &[ServiceDescription]) -> Vec<Finding> {
     );
     duplicate_binds(&sockets, &mut findings);
     type_mismatches(services, &mut findings);
+    schema_mismatches(services, &mut findings);
+    unpublished_types(services, &mut findings);
     findings
+}
+
+/// Handlers that take one wire type, by wire type: (service, handler's schema) each.
+fn by_wire_type(
+    services: &[ServiceDescription],
+) -> BTreeMap<
+    &str,
+    Vec<(
+        &ServiceDescription,
+        &experimance_runtime::HandlerDescription,
+    )>,
+> {
+    let mut all: BTreeMap<&str, Vec<_>> = BTreeMap::new();
+    for s in services {
+        for h in &s.handlers {
+            for wire_type in h.wire_types.iter().flatten() {
+                all.entry(wire_type.as_str()).or_default().push((s, h));
+            }
+        }
+    }
+    all
+}
+
+fn schema_mismatches(services: &[ServiceDescription], findings: &mut Vec<Finding>) {
+    for (wire_type, handlers) in by_wire_type(services) {
+        // A handler of one wire type (not an enum of several) describes that type's schema.
+        let schemas: Vec<(&str, &serde_json::Value)> = handlers
+            .iter()
+            .filter(|(_, h)| h.wire_types.as_ref().is_some_and(|t| t.len() == 1))
+            .filter_map(|(s, h)| Some((s.name.as_str(), h.schema.as_ref()?)))
+            .collect();
+        let Some((first_service, first)) = schemas.first() else {
+            continue;
+        };
+        let Some((other_service, _)) = schemas.iter().find(|(_, schema)| schema != first) else {
+            continue;
+        };
+        let mut names: Vec<String> = Vec::new();
+        for (name, _) in &schemas {
+            if !names.iter().any(|n| n == name) {
+                names.push((*name).to_owned());
+            }
+        }
+        findings.push(
+            Finding::new(
+                Severity::Error,
+                "schema-mismatch",
+                names,
+                format!(
+                    "services disagree on the schema of type {wire_type:?}: {first_service}'s differs from {other_service}'s"
+                ),
+            )
+            .topic(wire_type),
+        );
+    }
+}
+
+fn unpublished_types(services: &[ServiceDescription], findings: &mut Vec<Finding>) {
+    let published: Vec<&str> = services
+        .iter()
+        .flat_map(|s| s.publishes.iter().map(String::as_str))
+        .collect();
+    for (wire_type, handlers) in by_wire_type(services) {
+        if published.contains(&wire_type) {
+            continue;
+        }
+        for (s, h) in handlers.iter().filter(|(_, h)| h.kind == "task") {
+            findings.push(
+                Finding::new(
+                    Severity::Warning,
+                    "unpublished-type",
+                    vec![s.name.clone()],
+                    format!(
+                        "{} has a #[task] handler for type {wire_type:?} ({}), but no service declares it in `publishes`",
+                        s.name, h.message_type
+                    ),
+                )
+                .topic(wire_type),
+            );
+        }
+    }
 }
 
 fn duplicate_names(services: &[ServiceDescription], findings: &mut Vec<Finding>) {

@@ -1,6 +1,7 @@
 //! One module per subcommand, each with `run(&Ctx, Args) -> Result<()>`.
 
 pub mod check;
+pub mod codegen;
 pub mod describe;
 pub mod hz;
 pub mod proxy;
