@@ -28,40 +28,27 @@ fn contract_dir() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/contract"))
 }
 
-/// Decodes `line` into the generated type its `"type"` names, and writes it back.
-fn through_generated(line: &str) -> String {
-    let kind = serde_json::from_str::<Value>(line).unwrap()["type"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    fn again<T: serde::de::DeserializeOwned + serde::Serialize>(line: &str) -> String {
-        serde_json::to_string(&serde_json::from_str::<T>(line).unwrap()).unwrap()
-    }
-    match kind.as_str() {
-        "SpaceTimeUpdate" => again::<generated::SpaceTimeUpdate>(line),
-        "RenderRequest" => again::<generated::RenderRequest>(line),
-        "ImageReady" => again::<generated::ImageReady>(line),
-        "DisplayMedia" => again::<generated::DisplayMedia>(line),
-        other => panic!("unexpected type {other}"),
-    }
-}
-
-/// Decodes `line` into the example installation's `#[message]` type, and writes it back.
-fn through_declared(line: &str) -> String {
-    let kind = serde_json::from_str::<Value>(line).unwrap()["type"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    fn again<T: serde::de::DeserializeOwned + serde::Serialize>(line: &str) -> String {
-        serde_json::to_string(&serde_json::from_str::<T>(line).unwrap()).unwrap()
-    }
-    match kind.as_str() {
-        "SpaceTimeUpdate" => again::<messages::SpaceTimeUpdate>(line),
-        "RenderRequest" => again::<messages::RenderRequest>(line),
-        "ImageReady" => again::<messages::ImageReady>(line),
-        "DisplayMedia" => again::<messages::DisplayMedia>(line),
-        other => panic!("unexpected type {other}"),
-    }
+/// Decodes `line` into the type of module `$types` that its `"type"` names, and writes it
+/// back.
+macro_rules! through {
+    ($types:ident) => {
+        |line: &str| -> String {
+            fn again<T: serde::de::DeserializeOwned + serde::Serialize>(line: &str) -> String {
+                serde_json::to_string(&serde_json::from_str::<T>(line).unwrap()).unwrap()
+            }
+            let kind = serde_json::from_str::<Value>(line).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            match kind.as_str() {
+                "SpaceTimeUpdate" => again::<$types::SpaceTimeUpdate>(line),
+                "RenderRequest" => again::<$types::RenderRequest>(line),
+                "ImageReady" => again::<$types::ImageReady>(line),
+                "DisplayMedia" => again::<$types::DisplayMedia>(line),
+                other => panic!("unexpected type {other}"),
+            }
+        }
+    };
 }
 
 /// Reads pairs of lines (what Python sent, what Rust wrote back) and checks that pydantic
@@ -85,9 +72,10 @@ for sent, back in zip(lines[0::2], lines[1::2]):
 fn rust_reads_what_python_sends_and_python_reads_it_back() {
     let samples: Vec<&str> = SAMPLES.lines().collect();
     assert_eq!(samples.len(), 5);
+    // Through typify's types, and through the example installation's `#[message]` types.
     for (name, through) in [
-        ("generated", through_generated as fn(&str) -> String),
-        ("declared", through_declared),
+        ("generated", through!(generated) as fn(&str) -> String),
+        ("declared", through!(messages)),
     ] {
         let pairs: String = samples
             .iter()

@@ -19,6 +19,10 @@ use serde_json::{json, Value};
 /// Something a handler saw.
 type Seen = Arc<Mutex<Vec<String>>>;
 
+fn note(seen: &Seen, line: String) {
+    seen.lock().unwrap().push(line);
+}
+
 fn seen(seen: &Seen) -> Vec<String> {
     seen.lock().unwrap().clone()
 }
@@ -126,19 +130,13 @@ impl Display {
     /// Subscribes to `RenderRequest`.
     #[topic]
     async fn on_render(&mut self, request: RenderRequest) {
-        self.seen
-            .lock()
-            .unwrap()
-            .push(format!("render {}", request.prompt));
+        note(&self.seen, format!("render {}", request.prompt));
     }
 
     /// Subscribes to `SpaceTimeUpdate`, the name given to `#[message]`.
     #[topic]
     async fn on_update(&mut self, update: Update) {
-        self.seen
-            .lock()
-            .unwrap()
-            .push(format!("update {:?}", update.era));
+        note(&self.seen, format!("update {:?}", update.era));
     }
 
     /// Subscribes to both wire types of the enum.
@@ -148,16 +146,13 @@ impl Display {
             Control::Cancel(c) => format!("cancel {}", c.request_id),
             Control::Ready(r) => format!("ready {}", r.uri),
         };
-        self.seen.lock().unwrap().push(line);
+        note(&self.seen, line);
     }
 
     /// A topic of its own, and a `#[message]` type: the `"type"` is still checked.
     #[topic("images")]
     async fn on_image(&mut self, image: ImageReady) {
-        self.seen
-            .lock()
-            .unwrap()
-            .push(format!("image {}", image.uri));
+        note(&self.seen, format!("image {}", image.uri));
     }
 }
 
@@ -276,26 +271,17 @@ struct Worker {
 impl Worker {
     #[task]
     async fn render(&mut self, request: RenderRequest) {
-        self.seen
-            .lock()
-            .unwrap()
-            .push(format!("render {}", request.prompt));
+        note(&self.seen, format!("render {}", request.prompt));
     }
 
     #[task]
     async fn cancel(&mut self, cancel: Cancel) {
-        self.seen
-            .lock()
-            .unwrap()
-            .push(format!("cancel {}", cancel.request_id));
+        note(&self.seen, format!("cancel {}", cancel.request_id));
     }
 
     #[task(catch_all)]
     async fn other(&mut self, task: Value) {
-        self.seen
-            .lock()
-            .unwrap()
-            .push(format!("other {}", task["type"]));
+        note(&self.seen, format!("other {}", task["type"]));
     }
 }
 
@@ -317,7 +303,7 @@ impl StrictWorker {
             Request::Render(r) => format!("render {}", r.prompt),
             Request::Cancel(c) => format!("cancel {}", c.request_id),
         };
-        self.seen.lock().unwrap().push(line);
+        note(&self.seen, line);
     }
 }
 
@@ -334,18 +320,12 @@ struct PickyWorker {
 impl PickyWorker {
     #[task]
     async fn render(&mut self, request: RenderRequest) {
-        self.seen
-            .lock()
-            .unwrap()
-            .push(format!("render {}", request.prompt));
+        note(&self.seen, format!("render {}", request.prompt));
     }
 
     #[task]
     async fn image(&mut self, image: ImageReady) {
-        self.seen
-            .lock()
-            .unwrap()
-            .push(format!("image {}", image.uri));
+        note(&self.seen, format!("image {}", image.uri));
     }
 }
 

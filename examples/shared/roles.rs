@@ -19,43 +19,40 @@
 
 use std::collections::BTreeSet;
 
-use experimance::{handlers, service, Context, Role};
+use experimance::{handlers, message, service, Context, Role};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-/// Published by the controller on `control`.
+/// Published by the controller on `control`. Each message is a `#[message]`: it carries its
+/// `"type"` (`Command`, `Task`, ...) without a field for it, checked on arrival.
+#[message]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Command {
-    #[serde(rename = "type")]
-    pub kind: String,
     pub action: String,
     pub seq: u64,
 }
 
 /// Pushed by the controller to the workers.
+#[message]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Task {
-    #[serde(rename = "type")]
-    pub kind: String,
     pub task_id: u64,
     pub payload: String,
 }
 
 /// Pushed back by a worker for each task.
+#[message]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskResult {
-    #[serde(rename = "type")]
-    pub kind: String,
     pub task_id: u64,
     pub worker: String,
     pub result: String,
 }
 
 /// Published by a worker on `worker.status`.
+#[message]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkerStatus {
-    #[serde(rename = "type")]
-    pub kind: String,
     pub worker: String,
     pub processed: u64,
 }
@@ -119,13 +116,11 @@ impl Controller {
         self.pushed += 1;
         let seq = self.pushed;
         let command = Command {
-            kind: "Command".into(),
             action: "START_PROCESS".into(),
             seq,
         };
         ctx.publish_to("control", &command).await?;
         let task = Task {
-            kind: "Task".into(),
             task_id: seq,
             payload: format!("frame-{seq}"),
         };
@@ -214,7 +209,6 @@ impl Worker {
     async fn on_task(&mut self, task: Task, ctx: &Context<Self>) -> Result<(), experimance::Error> {
         // The "work": render the payload in upper case.
         let result = TaskResult {
-            kind: "TaskResult".into(),
             task_id: task.task_id,
             worker: ctx.name().to_owned(),
             result: task.payload.to_uppercase(),
@@ -232,7 +226,6 @@ impl Worker {
     #[every("1s")]
     async fn report_status(&mut self, ctx: &Context<Self>) -> Result<(), experimance::Error> {
         let status = WorkerStatus {
-            kind: "WorkerStatus".into(),
             worker: ctx.name().to_owned(),
             processed: self.processed,
         };
