@@ -219,7 +219,8 @@ pub use experimance_macros::handlers;
 /// Declares a message type with a wire type: the `"type"` field every message of the Python
 /// services carries, written once here instead of as a field.
 ///
-/// On a struct with named fields, above its `#[derive(Serialize, Deserialize)]`, it writes
+/// On a struct with named fields, above its `#[derive(Serialize, Deserialize)]` (or without
+/// one: it adds the serde derives the struct lacks), it writes
 /// `"type": "<Name>"` first (the struct's name, or the one given: `#[message("Other")]`),
 /// and handlers that take the struct check the `"type"` of what arrives: a message of
 /// another type is a counted error (`expected type RenderRequest, got ImageReady`), never

@@ -80,6 +80,26 @@ enum Control {
     Ready(ImageReady),
 }
 
+/// Without a serde derive: `#[message]` adds the derives.
+#[message]
+#[derive(Debug, PartialEq)]
+struct Ping {
+    #[serde(default)]
+    n: u32,
+}
+
+#[test]
+fn a_message_without_a_serde_derive_gets_one() {
+    assert_eq!(
+        serde_json::to_string(&Ping { n: 2 }).unwrap(),
+        r#"{"type":"Ping","n":2}"#
+    );
+    assert_eq!(
+        serde_json::from_str::<Ping>(r#"{"type":"Ping"}"#).unwrap(),
+        Ping { n: 0 }
+    );
+}
+
 #[test]
 fn a_message_writes_its_type_first_and_an_enum_reads_by_type() {
     assert_eq!(<RenderRequest as WireType>::TYPE, "RenderRequest");

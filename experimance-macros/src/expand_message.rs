@@ -1,6 +1,7 @@
 //! `#[message]` on a struct or an enum → a message type with a wire type (`Message`).
 //!
-//! On a struct with named fields, placed above its `#[derive(Serialize, Deserialize)]`:
+//! On a struct with named fields, placed above its `#[derive(Serialize, Deserialize)]` (or
+//! without one: the derives it lacks are added):
 //! ```text
 //! #[message]                 // or #[message("RenderRequest")]
 //! #[derive(Serialize, Deserialize)]
@@ -89,6 +90,30 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
                 .unwrap_or_else(|| item.ident.to_string());
             // Only on a valid struct: serde's own errors would repeat these.
             if errors.is_empty() {
+                // The serde derives the struct lacks are added. (A derive written above
+                // `#[message]` has already run without the tag: adding it again makes the
+                // mistake a compile error rather than a message without its `"type"`.)
+                let p = quote!(::experimance::__private::serde);
+                let missing: Vec<TokenStream> = ["Serialize", "Deserialize"]
+                    .into_iter()
+                    .filter(|t| !item.attrs.iter().any(|a| derives(a, t)))
+                    .map(|t| {
+                        let t = syn::Ident::new(t, proc_macro2::Span::call_site());
+                        quote!(#p::#t)
+                    })
+                    .collect();
+                if !missing.is_empty() {
+                    item.attrs.push(syn::parse_quote!(#[derive(#(#missing),*)]));
+                    if !item
+                        .attrs
+                        .iter()
+                        .any(|a| derives(a, "Serialize") || derives(a, "Deserialize"))
+                    {
+                        item.attrs.push(
+                            syn::parse_quote!(#[serde(crate = "::experimance::__private::serde")]),
+                        );
+                    }
+                }
                 item.attrs.push(syn::parse_quote!(#[serde(tag = "type")]));
                 if let Some(name) = &name {
                     item.attrs.push(syn::parse_quote!(#[serde(rename = #name)]));
@@ -193,13 +218,17 @@ fn serde_value(attrs: &[Attribute], key: &str) -> Option<String> {
 }
 
 fn derives_serde(attr: &Attribute) -> bool {
+    derives(attr, "Serialize") || derives(attr, "Deserialize")
+}
+
+/// Whether `attr` is a `#[derive(...)]` that names `name` (by its last path segment).
+fn derives(attr: &Attribute, name: &str) -> bool {
     if !attr.path().is_ident("derive") {
         return false;
     }
     let mut found = false;
     let _ = attr.parse_nested_meta(|meta| {
-        let last = meta.path.segments.last().map(|s| s.ident.to_string());
-        found |= matches!(last.as_deref(), Some("Serialize" | "Deserialize"));
+        found |= meta.path.segments.last().is_some_and(|s| s.ident == name);
         Ok(())
     });
     found

@@ -19,7 +19,7 @@ use crate::error::HandlerError;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no wire type",
     label = "not a `#[message]` type",
-    note = "put `#[experimance::message]` above the `#[derive(Serialize, Deserialize)]` of `{Self}`; or, for a `#[topic]` handler, name its topic: `#[topic(\"...\")]`; or, for one of several `#[task]` handlers, make it the `#[task(catch_all)]`"
+    note = "put `#[experimance::message]` on `{Self}` (above its serde derive, if any); or, for a `#[topic]` handler, name its topic: `#[topic(\"...\")]`; or, for one of several `#[task]` handlers, make it the `#[task(catch_all)]`"
 )]
 pub trait Message: Serialize + DeserializeOwned {
     /// The values of `"type"` this type takes, in declaration order.
