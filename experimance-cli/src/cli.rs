@@ -106,12 +106,13 @@ impl StopOpts {
 /// Options of the commands that publish.
 #[derive(Debug, Args)]
 pub struct PubOpts {
-    /// Before the first message, wait up to MS milliseconds for --subscribers matching
-    /// subscriptions (a PUB drops what is sent before a subscriber has joined); 0 sends at once.
+    /// Before the first message, wait up to MS milliseconds for --subscribers subscribers to
+    /// its topic or a prefix of it (a PUB drops what is sent before a subscriber has joined);
+    /// 0 sends at once.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     pub wait_ms: u64,
 
-    /// How many matching subscriptions to wait for.
+    /// How many subscribers (each counted once, whatever it subscribed to) to wait for.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub subscribers: usize,
 
@@ -123,8 +124,9 @@ pub struct PubOpts {
 /// `tap`.
 #[derive(Debug, Args)]
 pub struct TapArgs {
-    /// Where the publisher is (connects by default).
-    pub addr: String,
+    /// Where the publishers are (each connects by default), separated by spaces or commas.
+    #[arg(required = true, value_delimiter = ',')]
+    pub addrs: Vec<String>,
     #[command(flatten)]
     pub sub: SubOpts,
     /// Indent the JSON (several lines per message).
@@ -139,13 +141,44 @@ pub struct TapArgs {
 pub struct PublishArgs {
     /// Where to publish (binds by default; `>ADDR` connects, e.g. to a proxy's XSUB side).
     pub addr: String,
-    /// The topic (no space).
-    pub topic: String,
+    /// The topic (no space), or, alone, the JSON message: without a TOPIC, each message goes
+    /// out on its `"type"`, as a service's `ctx.publish` does.
+    #[arg(value_name = "TOPIC")]
+    pub first: String,
     /// The JSON message, or `-` to read one message per line from stdin.
-    #[arg(allow_hyphen_values = true)]
-    pub json: String,
+    #[arg(value_name = "JSON")]
+    pub second: Option<String>,
+    /// Publish again and again at this rate, in messages per second (like `ros2 topic pub
+    /// -r`), until Ctrl-C or --count; with `-`, the stdin lines are paced at this rate.
+    #[arg(long, value_name = "HZ", value_parser = parse_rate)]
+    pub rate: Option<f64>,
+    /// With --rate, stop after N messages.
+    #[arg(long, value_name = "N", requires = "rate")]
+    pub count: Option<u64>,
     #[command(flatten)]
     pub publish: PubOpts,
+}
+
+impl PublishArgs {
+    /// The topic given, if any.
+    pub fn topic(&self) -> Option<&str> {
+        self.second.as_ref().map(|_| self.first.as_str())
+    }
+
+    /// The JSON argument (`-` for stdin).
+    pub fn json(&self) -> &str {
+        self.second.as_deref().unwrap_or(&self.first)
+    }
+}
+
+/// Parses a rate in messages per second: a positive number.
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(hz) if hz.is_finite() && hz > 0.0 && hz <= 1_000_000.0 => Ok(hz),
+        _ => Err(format!(
+            "`{text}` is not a rate: messages per second, more than 0 (like 10 or 0.5)"
+        )),
+    }
 }
 
 /// `push`.
@@ -179,8 +212,9 @@ pub struct PullArgs {
 /// `hz`.
 #[derive(Debug, Args)]
 pub struct HzArgs {
-    /// Where the publisher is (connects by default).
-    pub addr: String,
+    /// Where the publishers are (each connects by default), separated by spaces or commas.
+    #[arg(required = true, value_delimiter = ',')]
+    pub addrs: Vec<String>,
     #[command(flatten)]
     pub sub: SubOpts,
     /// Compute rates over the last N messages of each topic.
@@ -199,8 +233,14 @@ pub struct HzArgs {
 /// `record`.
 #[derive(Debug, Args)]
 pub struct RecordArgs {
-    /// Where the publisher is (connects by default).
-    pub addr: String,
+    /// Where the publishers are (each connects by default); several separated by commas.
+    #[arg(
+        required = true,
+        value_delimiter = ',',
+        num_args = 1,
+        value_name = "ADDR[,ADDR...]"
+    )]
+    pub addrs: Vec<String>,
     /// The JSON-lines file to write (`-`: stdout). Truncated if it exists.
     pub file: String,
     #[command(flatten)]

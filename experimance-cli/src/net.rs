@@ -273,8 +273,11 @@ pub fn open_xpub(ctx: &Ctx, spec: &str, linger: Duration) -> Result<Opened> {
     })
 }
 
-/// Waits on an XPUB socket until `want` subscriptions accepted by `matches` (which gets
-/// the subscribed prefix) have arrived, at most `wait`. Returns how many did.
+/// Waits on an XPUB socket until `want` subscribers have subscribed to a prefix accepted by
+/// `matches` (which gets the subscribed prefix), at most `wait`. Returns how many did.
+///
+/// Subscribers are told apart by their connection, so one that subscribes to several
+/// matching prefixes counts once.
 pub fn wait_subscribers(
     ctx: &Ctx,
     socket: &zmq::Socket,
@@ -283,20 +286,42 @@ pub fn wait_subscribers(
     matches: impl Fn(&[u8]) -> bool,
 ) -> Result<usize> {
     let deadline = Instant::now() + wait;
-    let mut seen = 0;
-    while seen < want {
-        match recv(ctx, socket, Some(deadline))? {
-            Recv::Frames(frames) => {
-                if let Some([1, prefix @ ..]) = frames.first().map(Vec::as_slice) {
-                    if matches(prefix) {
-                        seen += 1;
-                    }
-                }
-            }
-            Recv::Timeout | Recv::Stopped => break,
+    let mut subscribers: Vec<String> = Vec::new();
+    let mut anonymous = 0;
+    while subscribers.len() + anonymous < want {
+        if ctx.stopped() {
+            break;
+        }
+        let Some(left) = deadline
+            .checked_duration_since(Instant::now())
+            .filter(|left| !left.is_zero())
+        else {
+            break;
+        };
+        match socket.poll(zmq::POLLIN, millis(left.min(TICK))) {
+            Ok(0) | Err(zmq::Error::EINTR) => continue,
+            Ok(_) => {}
+            Err(e) => return Err(CliError::runtime(format!("poll failed: {e}"))),
+        }
+        let mut msg = zmq::Message::new();
+        match socket.recv(&mut msg, zmq::DONTWAIT) {
+            Ok(()) => {}
+            Err(zmq::Error::EAGAIN | zmq::Error::EINTR) => continue,
+            Err(e) => return Err(CliError::runtime(format!("receive failed: {e}"))),
+        }
+        let [1, prefix @ ..] = &msg[..] else {
+            continue;
+        };
+        if !matches(prefix) {
+            continue;
+        }
+        match msg.gets("__fd") {
+            Some(fd) if subscribers.iter().any(|s| s == fd) => {}
+            Some(fd) => subscribers.push(fd.to_owned()),
+            None => anonymous += 1,
         }
     }
-    Ok(seen)
+    Ok(subscribers.len() + anonymous)
 }
 
 /// Drops the subscription messages queued on an XPUB socket.

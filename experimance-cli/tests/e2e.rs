@@ -63,6 +63,41 @@ fn tap_prints_messages_and_shows_malformed_frames() {
     );
 }
 
+/// `tap`, `hz` and `record` listen to several publishers, given with spaces or commas.
+#[test]
+fn tap_and_record_take_several_addresses() {
+    let ctx = zmq::Context::new();
+    let (core, core_endpoint) = bound(&ctx, zmq::XPUB);
+    let (agent, agent_endpoint) = bound(&ctx, zmq::XPUB);
+    let tap = spawn(&["tap", &core_endpoint, &agent_endpoint, "--count", "2"]);
+    await_subscription(&core);
+    await_subscription(&agent);
+    core.send(r#"era {"from":"core"}"#, 0).unwrap();
+    agent.send(r#"speech {"from":"agent"}"#, 0).unwrap();
+    let done = tap.finish();
+    assert!(done.status.success(), "{done:?}");
+    let mut topics: Vec<String> = done
+        .lines()
+        .iter()
+        .map(|l| parse(l)["topic"].as_str().unwrap().to_owned())
+        .collect();
+    topics.sort();
+    assert_eq!(topics, ["era", "speech"]);
+
+    // Fresh publishers: the first ones still hold the tap's unsubscriptions.
+    let (core, core_endpoint) = bound(&ctx, zmq::XPUB);
+    let (agent, agent_endpoint) = bound(&ctx, zmq::XPUB);
+    let both = format!("{core_endpoint},{agent_endpoint}");
+    let record = spawn(&["record", &both, "-", "--count", "2"]);
+    await_subscription(&core);
+    await_subscription(&agent);
+    core.send(r#"era {"n":1}"#, 0).unwrap();
+    agent.send(r#"speech {"n":2}"#, 0).unwrap();
+    let done = record.finish();
+    assert!(done.status.success(), "{done:?}");
+    assert_eq!(done.lines().len(), 2, "{done:?}");
+}
+
 #[test]
 fn tap_exact_topic_and_pretty() {
     let ctx = zmq::Context::new();
@@ -114,7 +149,7 @@ fn publish_connects_and_waits_for_the_subscriber() {
 fn publish_reads_stdin_lines() {
     let ctx = zmq::Context::new();
     let (sub, endpoint) = bound(&ctx, zmq::SUB);
-    sub.set_subscribe(b"").unwrap();
+    sub.set_subscribe(b"idle").unwrap();
     let target = format!(">{endpoint}");
     let publish = run_in_background(
         &["publish", &target, "idle", "-", "--wait-ms", "10000"],
@@ -123,6 +158,49 @@ fn publish_reads_stdin_lines() {
     assert_eq!(recv_text(&sub), r#"idle {"n": 1}"#);
     assert_eq!(recv_text(&sub), r#"idle {"n": 2}"#);
     publish.join().unwrap().success();
+}
+
+#[test]
+fn publish_takes_the_topic_from_the_type_and_repeats_at_a_rate() {
+    let ctx = zmq::Context::new();
+    let (sub, endpoint) = bound(&ctx, zmq::SUB);
+    sub.set_subscribe(b"EraChanged").unwrap();
+    let target = format!(">{endpoint}");
+    let publish = run_in_background(
+        &[
+            "publish",
+            &target,
+            r#"{"type": "EraChanged", "era": "modern"}"#,
+            "--rate",
+            "200",
+            "--count",
+            "5",
+            "--wait-ms",
+            "10000",
+        ],
+        "",
+    );
+    for _ in 0..5 {
+        assert_eq!(
+            recv_text(&sub),
+            r#"EraChanged {"type": "EraChanged", "era": "modern"}"#
+        );
+    }
+    publish
+        .join()
+        .unwrap()
+        .success()
+        .stderr(contains("published 5 message(s) on topic(s) EraChanged"));
+    // Without a topic, a message without a string "type" has nowhere to go.
+    run(&["publish", "tcp://127.0.0.1:*", r#"{"era":"x"}"#], "")
+        .code(2)
+        .stderr(contains("no TOPIC given"));
+    run(
+        &["publish", "tcp://127.0.0.1:*", "era", "{}", "--rate", "0"],
+        "",
+    )
+    .code(2)
+    .stderr(contains("not a rate"));
 }
 
 #[test]

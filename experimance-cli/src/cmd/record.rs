@@ -10,7 +10,7 @@ use crate::net::{self, Recv};
 
 /// Runs `record`.
 pub fn run(ctx: &Ctx, args: RecordArgs) -> Result<()> {
-    let (socket, place) = net::open_sub(ctx, std::slice::from_ref(&args.addr), &args.sub.topics)?;
+    let (socket, place) = net::open_sub(ctx, &args.addrs, &args.sub.topics)?;
     let mut out = Out::create(&args.file)?;
     ctx.info(format!("record: SUB {place}; writing to {}", args.file));
     let start = Instant::now();

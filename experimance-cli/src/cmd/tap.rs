@@ -10,7 +10,7 @@ use crate::net::{self, Recv};
 
 /// Runs `tap`.
 pub fn run(ctx: &Ctx, args: TapArgs) -> Result<()> {
-    let (socket, place) = net::open_sub(ctx, std::slice::from_ref(&args.addr), &args.sub.topics)?;
+    let (socket, place) = net::open_sub(ctx, &args.addrs, &args.sub.topics)?;
     ctx.info(format!("tap: SUB {place}"));
     let deadline = args.stop.duration.map(|d| Instant::now() + d);
     let mut out = Out::stdout();
