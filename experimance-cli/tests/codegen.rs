@@ -145,3 +145,63 @@ fn codegen_refuses_what_is_not_a_schema_with_2() {
         .code(2)
         .stderr(contains("schemars"));
 }
+
+/// Schemas that trip a naive generator: an alias of classes defined after it (alphabetically),
+/// an alias of an alias, field names Python keeps private or cannot spell, enum values that
+/// collide once spelled as names, a definition named like an import, a single model.
+#[test]
+fn python_for_awkward_schemas_imports_and_validates() {
+    let schema = serde_json::json!({
+        "$defs": {
+            "Batch": {"type": "array", "items": {"$ref": "#/$defs/Media"}},
+            "Field": {"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]},
+            "Media": {"anyOf": [{"$ref": "#/$defs/Video"}, {"$ref": "#/$defs/ZImage"}]},
+            "Quality": {"type": "string", "enum": ["low-res", "low_res", "Image", "image"]},
+            "Video": {"type": "object", "properties": {"_id": {"type": "string"}, "3d": {"type": "boolean"},
+                      "quality": {"$ref": "#/$defs/Quality"}}, "required": ["_id", "3d", "quality"]},
+            "ZImage": {"type": "object", "properties": {"uri": {"type": "string"}}, "required": ["uri"]},
+            "Show": {"type": "object", "properties": {
+                "type": {"const": "Show", "type": "string"},
+                "batch": {"$ref": "#/$defs/Batch"}, "field": {"$ref": "#/$defs/Field"}},
+                "required": ["type", "batch", "field"]}
+        },
+        "anyOf": [{"$ref": "#/$defs/Show"}]
+    });
+    let path = scratch("awkward.schema.json");
+    std::fs::write(&path, schema.to_string()).unwrap();
+    let module = scratch("awkward.py");
+    bin()
+        .args(["codegen", "python", path.to_str().unwrap(), "-o"])
+        .arg(&module)
+        .assert()
+        .success();
+    let out = python(
+        module.parent().unwrap(),
+        r#"
+import json
+import awkward as m
+data = {"type": "Show", "field": {"x": 1},
+        "batch": [{"_id": "v", "3d": True, "quality": "low_res"}, {"uri": "file:///a"}]}
+show = m.Show.model_validate(data)
+assert json.loads(show.model_dump_json(by_alias=True)) == data, show
+assert [q.value for q in m.Quality] == ["low-res", "low_res", "Image", "image"]
+print("ok")
+"#,
+    );
+    assert_eq!(out.trim(), "ok");
+
+    // pydantic's schema of one model: the root is the model.
+    let single = serde_json::json!({
+        "title": "Ping", "type": "object",
+        "properties": {"type": {"const": "Ping", "type": "string"}, "n": {"type": "integer", "default": 0}}
+    });
+    let path = scratch("single.schema.json");
+    std::fs::write(&path, single.to_string()).unwrap();
+    let assert = bin()
+        .args(["codegen", "python", path.to_str().unwrap()])
+        .assert()
+        .success();
+    let module = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    assert!(module.contains("class Ping(BaseModel):"), "{module}");
+    assert!(module.contains("Messages = Ping"), "{module}");
+}

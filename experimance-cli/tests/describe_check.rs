@@ -527,9 +527,21 @@ fn check_compares_the_schemas_of_wire_types_and_finds_tasks_nobody_sends() {
         &[],
     );
     old_server["handlers"] = json!([typed_handler("task", "RenderRequest", old)]);
+    // The same schema with a title and descriptions (doc comments) agrees with `new`.
+    let mut documented = description(
+        "DocumentedImageServer",
+        &[("pull", "connect", "tcp://localhost:5564")],
+        &[],
+        &[],
+        &[],
+    );
+    let mut described = new.clone();
+    described["title"] = json!("RenderRequest");
+    described["properties"]["prompt"]["description"] = json!("What to draw.");
+    documented["handlers"] = json!([typed_handler("task", "RenderRequest", described)]);
     let path = file(
         "schemas.json",
-        &Value::Array(vec![core, server, old_server]).to_string(),
+        &Value::Array(vec![core, server, documented, old_server]).to_string(),
     );
     let assert = run(&["check", &path], "").code(1);
     let stdout = stdout_of(&assert);

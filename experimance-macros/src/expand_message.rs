@@ -182,8 +182,15 @@ fn is_type_field(field: &syn::Field) -> bool {
     named_type || serde_value(&field.attrs, "rename").is_some_and(|v| v == "type")
 }
 
-/// `#[serde(tag)]` and `#[serde(rename)]` on the struct would fight `#[message]`'s own.
+/// `#[serde(tag)]` and `#[serde(rename)]` on the struct would fight `#[message]`'s own, and
+/// `#[serde(deny_unknown_fields)]` would refuse the `"type"` serde ignores when reading.
 fn check_container(attrs: &[Attribute], errors: &mut Errors) {
+    if let Some(attr) = attrs.iter().find(|a| serde_flag(a, "deny_unknown_fields")) {
+        errors.at(
+            attr,
+            "serde reads a #[message] struct without its `\"type\"`, which `deny_unknown_fields` would then refuse in every message; remove it",
+        );
+    }
     for key in ["tag", "rename"] {
         if let Some(attr) = attrs.iter().find(|a| {
             a.path().is_ident("serde") && serde_value(std::slice::from_ref(a), key).is_some()
@@ -217,6 +224,24 @@ fn serde_value(attrs: &[Attribute], key: &str) -> Option<String> {
     found
 }
 
+/// Whether `attr` is a `#[serde(...)]` holding the bare flag `flag`.
+fn serde_flag(attr: &Attribute, flag: &str) -> bool {
+    if !attr.path().is_ident("serde") {
+        return false;
+    }
+    let mut found = false;
+    let _ = attr.parse_nested_meta(|meta| {
+        found |= meta.path.is_ident(flag);
+        if meta.input.peek(syn::Token![=]) {
+            let _: syn::Expr = meta.value()?.parse()?;
+        } else if meta.input.peek(syn::token::Paren) {
+            let _ = meta.parse_nested_meta(|_| Ok(()));
+        }
+        Ok(())
+    });
+    found
+}
+
 fn derives_serde(attr: &Attribute) -> bool {
     derives(attr, "Serialize") || derives(attr, "Deserialize")
 }
@@ -243,9 +268,9 @@ fn struct_impls(item: &DeriveInput, wire: &str) -> TokenStream {
             const TYPES: &'static [&'static ::core::primitive::str] = &[#wire];
             fn decode_typed(
                 _: &::core::primitive::str,
-                json: &::core::primitive::str,
+                __exp_json: &::core::primitive::str,
             ) -> ::core::result::Result<Self, #p::serde_json::Error> {
-                #p::serde_json::from_str(json)
+                #p::decode_json(__exp_json)
             }
         }
         #[automatically_derived]
@@ -262,14 +287,14 @@ fn enum_impls(item: &DeriveInput, variants: &[(&syn::Ident, &syn::Type)]) -> Tok
     // Each variant's struct must be a `#[message]` struct: the bound is spanned at its type.
     let wire = |ty: &syn::Type| quote_spanned!(ty.span()=> <#ty as #p::WireType>::TYPE);
     let types = variants.iter().map(|(_, ty)| wire(ty));
-    let serialize_arms = variants.iter().map(
-        |(v, _)| quote!(Self::#v(message) => #p::serde::Serialize::serialize(message, serializer),),
-    );
+    let serialize_arms = variants.iter().map(|(v, _)| {
+        quote!(Self::#v(__exp_message) => #p::serde::Serialize::serialize(__exp_message, __exp_serializer),)
+    });
     let deserialize_arms = variants.iter().map(|(v, ty)| {
         let wire = wire(ty);
         quote! {
-            ::core::option::Option::Some(t) if t == #wire => {
-                <#ty as #p::serde::Deserialize>::deserialize(value)
+            ::core::option::Option::Some(__exp_t) if __exp_t == #wire => {
+                <#ty as #p::serde::Deserialize>::deserialize(__exp_value)
                     .map(Self::#v)
                     .map_err(<__D::Error as #p::serde::de::Error>::custom)
             }
@@ -278,8 +303,8 @@ fn enum_impls(item: &DeriveInput, variants: &[(&syn::Ident, &syn::Type)]) -> Tok
     let decode_arms = variants.iter().map(|(v, ty)| {
         let wire = wire(ty);
         quote! {
-            if wire_type == #wire {
-                return #p::serde_json::from_str::<#ty>(json).map(Self::#v);
+            if __exp_type == #wire {
+                return #p::decode_json::<#ty>(__exp_json).map(Self::#v);
             }
         }
     });
@@ -289,7 +314,7 @@ fn enum_impls(item: &DeriveInput, variants: &[(&syn::Ident, &syn::Type)]) -> Tok
         impl #p::serde::Serialize for #ident {
             fn serialize<__S: #p::serde::Serializer>(
                 &self,
-                serializer: __S,
+                __exp_serializer: __S,
             ) -> ::core::result::Result<__S::Ok, __S::Error> {
                 match self {
                     #(#serialize_arms)*
@@ -299,17 +324,17 @@ fn enum_impls(item: &DeriveInput, variants: &[(&syn::Ident, &syn::Type)]) -> Tok
         #[automatically_derived]
         impl<'de> #p::serde::Deserialize<'de> for #ident {
             fn deserialize<__D: #p::serde::Deserializer<'de>>(
-                deserializer: __D,
+                __exp_deserializer: __D,
             ) -> ::core::result::Result<Self, __D::Error> {
-                let value = <#p::serde_json::Value as #p::serde::Deserialize>::deserialize(deserializer)?;
-                let wire_type = value
+                let __exp_value = <#p::serde_json::Value as #p::serde::Deserialize>::deserialize(__exp_deserializer)?;
+                let __exp_type = __exp_value
                     .get("type")
                     .and_then(#p::serde_json::Value::as_str)
                     .map(::std::borrow::ToOwned::to_owned);
-                match wire_type.as_deref() {
+                match __exp_type.as_deref() {
                     #(#deserialize_arms)*
-                    other => ::core::result::Result::Err(<__D::Error as #p::serde::de::Error>::custom(
-                        #p::unknown_type(<Self as #p::Message>::TYPES, other),
+                    __exp_other => ::core::result::Result::Err(<__D::Error as #p::serde::de::Error>::custom(
+                        #p::unknown_type(<Self as #p::Message>::TYPES, __exp_other),
                     )),
                 }
             }
@@ -318,12 +343,12 @@ fn enum_impls(item: &DeriveInput, variants: &[(&syn::Ident, &syn::Type)]) -> Tok
         impl #p::Message for #ident {
             const TYPES: &'static [&'static ::core::primitive::str] = &[#(#types),*];
             fn decode_typed(
-                wire_type: &::core::primitive::str,
-                json: &::core::primitive::str,
+                __exp_type: &::core::primitive::str,
+                __exp_json: &::core::primitive::str,
             ) -> ::core::result::Result<Self, #p::serde_json::Error> {
                 #(#decode_arms)*
                 ::core::result::Result::Err(<#p::serde_json::Error as #p::serde::de::Error>::custom(
-                    #p::unknown_type(<Self as #p::Message>::TYPES, ::core::option::Option::Some(wire_type)),
+                    #p::unknown_type(<Self as #p::Message>::TYPES, ::core::option::Option::Some(__exp_type)),
                 ))
             }
         }

@@ -36,26 +36,37 @@ pub type DispatchResult = Result<Handled, HandlerError>;
 #[doc(hidden)]
 #[inline]
 pub fn decode<T: DeserializeOwned>(payload: &str) -> Result<T, HandlerError> {
-    serde_json::from_str(payload)
-        .or_else(|e| python_floats(payload, e))
-        .map_err(HandlerError::Decode)
+    decode_json(payload).map_err(HandlerError::Decode)
 }
 
 /// Python's `json.dumps` writes the non-finite floats as `NaN`, `Infinity` and `-Infinity`,
 /// which JSON does not have and serde_json refuses. A payload refused with a syntax error
-/// that holds one of them is read again with a JSON5 reader, which takes them as floats
-/// (`null` in a `serde_json::Value`, which cannot hold them); if that fails too, serde_json's
-/// error stands.
+/// that is valid JSON once those tokens (outside strings) are read as `null` is read again
+/// with a JSON5 reader, which takes them as floats (`null` in a `serde_json::Value`, which
+/// cannot hold them); otherwise serde_json's error stands. The check first makes the retry
+/// take nothing else JSON5 allows (comments, single quotes), and no deeper nesting than
+/// serde_json's (the JSON5 reader has no depth limit of its own).
 pub(crate) fn python_floats<T: DeserializeOwned>(
     payload: &str,
     error: serde_json::Error,
 ) -> Result<T, serde_json::Error> {
-    let quirk = error.classify() == serde_json::error::Category::Syntax
-        && (payload.contains("NaN") || payload.contains("Infinity"));
-    if !quirk {
+    if error.classify() != serde_json::error::Category::Syntax {
+        return Err(error);
+    }
+    let Some(as_null) = crate::wire::python_floats_as_null(payload.as_bytes()) else {
+        return Err(error);
+    };
+    if serde_json::from_slice::<serde::de::IgnoredAny>(&as_null).is_err() {
         return Err(error);
     }
     json5::from_str(payload).map_err(|_| error)
+}
+
+/// Decodes `json` as serde_json does, and Python's non-finite floats as [`python_floats`]
+/// says (for generated `#[message]` code).
+#[doc(hidden)]
+pub fn decode_json<T: DeserializeOwned>(json: &str) -> Result<T, serde_json::Error> {
+    serde_json::from_str(json).or_else(|e| python_floats(json, e))
 }
 
 /// What a handler, hook, timer or task may return: `()` or `Result<(), E>` with `E: Display`.
@@ -153,7 +164,14 @@ mod tests {
         }
         assert_eq!(
             public,
-            ["Handled", "DispatchResult", "decode", "Outcome", "outcome"]
+            [
+                "Handled",
+                "DispatchResult",
+                "decode",
+                "decode_json",
+                "Outcome",
+                "outcome"
+            ]
         );
     }
 
@@ -185,8 +203,17 @@ mod tests {
         // Where the type wants no float, serde_json's error stands.
         let e = decode::<Era>(r#"{"era": NaN}"#).unwrap_err().to_string();
         assert!(e.contains("expected value"), "{e}");
-        // Other invalid JSON is not read leniently.
+        // Other invalid JSON is not read leniently, even beside a NaN, nor a NaN in a string.
         assert!(decode::<Era>(r#"{"era": 'single quotes'}"#).is_err());
+        assert!(
+            decode::<Reading>(r#"{"value": NaN, "high": 1, "low": 2, "label": 'x', /* c */}"#)
+                .is_err()
+        );
+        assert!(decode::<Era>(r#"{"era": "NaN", }"#).is_err());
+        // Deep nesting beside a NaN is refused without recursing (a stack overflow would end
+        // the process): serde_json's depth limit holds on the retry too.
+        let deep = format!(r#"{{"n": NaN, "x": {}"#, "[".repeat(200_000));
+        assert!(decode::<serde_json::Value>(&deep).is_err());
     }
 
     #[test]

@@ -65,7 +65,7 @@ pub use untrusted::Untrusted;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::description::{HasSchema, NoSchema, SchemaProbe};
-    pub use crate::dispatch::{decode, outcome, DispatchResult, Handled, Outcome};
+    pub use crate::dispatch::{decode, decode_json, outcome, DispatchResult, Handled, Outcome};
     pub use crate::error::HandlerError;
     pub use crate::liveness::Liveness;
     pub use crate::message::{

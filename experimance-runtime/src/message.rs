@@ -105,9 +105,7 @@ pub fn decode_checked<T: DeserializeOwned>(
     };
     let got = wire_type_of(payload);
     match got.as_deref() {
-        Some(t) if types.contains(&t) => decode(t, payload)
-            .or_else(|e| crate::dispatch::python_floats(payload, e))
-            .map_err(HandlerError::Decode),
+        Some(t) if types.contains(&t) => decode(t, payload).map_err(HandlerError::Decode),
         _ => Err(HandlerError::WrongType {
             expected: types,
             got: got.map(Cow::into_owned),

@@ -886,6 +886,25 @@ impl<S: Service> Serve<S> {
     fn connection_changed(&mut self, role: Role, event: Result<Connection, zmq::Error>) {
         let core = self.core();
         let index = usize::from(role == Role::Pull);
+        // Only the connections this socket makes are mended, each by its address as given;
+        // a peer that leaves a bound endpoint of the same socket comes back by itself.
+        let event = event.map(|connection| match connection {
+            Connection::Lost { fd, endpoint } => self
+                .connected(role, &endpoint)
+                .map(|endpoint| Connection::Lost { fd, endpoint }),
+            Connection::Retrying { endpoint } => self
+                .connected(role, &endpoint)
+                .map(|endpoint| Connection::Retrying { endpoint }),
+            Connection::Up { endpoint } => self
+                .connected(role, &endpoint)
+                .map(|endpoint| Connection::Up { endpoint }),
+            opened => Some(opened),
+        });
+        let event = match event {
+            Ok(Some(connection)) => Ok(connection),
+            Ok(None) => return,
+            Err(e) => Err(e),
+        };
         let mending = &mut self.mending[index];
         match event {
             Ok(Connection::Lost { endpoint, .. }) => {
@@ -990,6 +1009,13 @@ impl<S: Service> Serve<S> {
             core.counters.error();
             tracing::warn!(socket = %role, endpoint, error = %e, "cannot connect again");
         }
+    }
+
+    /// The address as given that the `role` socket's connection event `endpoint` is about.
+    fn connected(&self, role: Role, endpoint: &str) -> Option<String> {
+        self.receiver(role)?
+            .connected_address(endpoint)
+            .map(str::to_owned)
     }
 
     fn receiver(&self, role: Role) -> Option<&AsyncSocket> {

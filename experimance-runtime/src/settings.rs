@@ -78,8 +78,14 @@ impl Overrides {
     /// the configuration file (the program's, else the one `--config` or
     /// `EXPERIMANCE_CONFIG` names, if it can be read), else the attribute's.
     pub(crate) fn name(&self, spec: &ServiceSpec) -> String {
+        self.named(spec).unwrap_or_else(|| spec.name.to_owned())
+    }
+
+    /// The name the environment or the file gives, if it is one a service can go by (not
+    /// empty, no whitespace: `<name>.stats` is a topic); else the program's or attribute's.
+    fn named(&self, spec: &ServiceSpec) -> Option<String> {
         if let Some(name) = &self.name {
-            return name.clone();
+            return Some(name.clone());
         }
         let loaded;
         let config = match &self.config {
@@ -89,11 +95,14 @@ impl Overrides {
                 loaded.as_ref()
             }
         };
-        env(spec.name, "NAME")
+        let name = env(spec.name, "NAME")
             .map(|n| n.trim().to_owned())
-            .or_else(|| config?.service(spec.name)?.name.clone())
-            .filter(|n| !n.trim().is_empty())
-            .unwrap_or_else(|| spec.name.to_owned())
+            .or_else(|| config?.service(spec.name)?.name.clone())?;
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            tracing::warn!(service = spec.name, name = %crate::Untrusted::str(&name), "a service name has no whitespace (it starts the stats topic); keeping the name in the code");
+            return None;
+        }
+        Some(name)
     }
 
     /// The addresses of `role` as they stand now (without reading a configuration file that
@@ -256,8 +265,12 @@ impl Overrides {
         };
         let mut addresses: [Option<Addresses>; 4] = Default::default();
         for role in Role::ALL {
-            addresses[role.index()] =
-                addresses_checked(self, file, spec, name, role, auth.plain.is_some())?;
+            addresses[role.index()] = addresses_checked(self, file, spec, name, role, &auth)?;
+        }
+        if self.hwm.iter().flatten().any(|hwm| *hwm < 0) {
+            return Err(config_error(
+                "`hwm` must be 0 (no limit) or more messages".to_owned(),
+            ));
         }
         let sockets = std::array::from_fn(|i| SocketOptions {
             linger: drain_timeout,
@@ -427,7 +440,7 @@ fn addresses_checked(
     spec: &ServiceSpec,
     name: &str,
     role: Role,
-    plain: bool,
+    auth: &Auth,
 ) -> Result<Option<Addresses>, Error> {
     let Some(list) = addresses(overrides, file, spec, name, role) else {
         return Ok(None);
@@ -458,9 +471,9 @@ fn addresses_checked(
         directions.push(endpoint.direction);
     }
     let mixed = directions.contains(&Direction::Bind) && directions.contains(&Direction::Connect);
-    if mixed && plain {
+    if mixed && auth.enabled() {
         return Err(error(format!(
-            "the {} socket both binds and connects, but PLAIN makes a socket either the server (binding) or the client (connecting); give it one direction, or use two services",
+            "the {} socket both binds and connects, but access control (PLAIN, `allow`) is per socket: PLAIN makes it either the server (binding) or the client (connecting), and libzmq would check its own outgoing connections against `allow`; give it one direction, or use two services",
             role.key()
         )));
     }
@@ -905,6 +918,12 @@ mod tests {
         assert_eq!(overrides.name(&NAMED), "display-2");
         // The keys are still looked up by the attribute's name.
         assert_eq!(overrides.lookup_name(&NAMED), "SettingsNamed");
+        std::env::set_var("EXPERIMANCE_SETTINGSNAMED_NAME", "display 3");
+        assert_eq!(
+            overrides.name(&NAMED),
+            "SettingsNamed",
+            "a name with a space would make a bad stats topic: the code's name is kept"
+        );
         std::env::set_var("EXPERIMANCE_SETTINGSNAMED_NAME", "display-3");
         assert_eq!(overrides.name(&NAMED), "display-3");
         let program = Overrides {

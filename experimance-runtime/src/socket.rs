@@ -172,19 +172,43 @@ impl AsyncSocket {
         }
     }
 
-    /// Connects again to `endpoint` (as libzmq's events name it), after dropping what is left
-    /// of the old connection. An endpoint that is none of the addresses as given (libzmq may
-    /// name it otherwise) connects all of them again.
-    pub(crate) fn reconnect(&self, endpoint: &str) -> Result<(), zmq::Error> {
+    /// The address this socket connects to (as given) that libzmq's event `endpoint` is
+    /// about; `None` for a connection accepted on a bound endpoint. libzmq names a connection
+    /// by its address as given at first, and by the resolved one after a reconnect
+    /// (`tcp://localhost:5555`, then `tcp://127.0.0.1:5555`), so a TCP endpoint that is not
+    /// an address as given is matched by its port, when one address connects to that port.
+    pub(crate) fn connected_address(&self, endpoint: &str) -> Option<&str> {
+        if let Some(exact) = self.connects.iter().find(|a| *a == endpoint) {
+            return Some(exact);
+        }
+        // A bound endpoint names the connections it accepted.
+        if self.endpoints.iter().any(|e| e == endpoint) {
+            return None;
+        }
+        let port = |a: &str| {
+            a.strip_prefix("tcp://")
+                .and_then(|rest| rest.rsplit_once(':'))
+                .map(|(_, port)| port.to_owned())
+        };
+        let wanted = port(endpoint)?;
+        let mut same_port = self
+            .connects
+            .iter()
+            .filter(|a| port(a).as_deref() == Some(&wanted));
+        match (same_port.next(), same_port.next()) {
+            (Some(only), None) => Some(only),
+            _ => None,
+        }
+    }
+
+    /// Connects again to `address` (one this socket connects to, as given), after dropping
+    /// what is left of the old connection.
+    pub(crate) fn reconnect(&self, address: &str) -> Result<(), zmq::Error> {
         let Some(socket) = self.zmq() else {
             return Ok(());
         };
-        let known = self.connects.iter().any(|a| a == endpoint);
-        for address in self.connects.iter().filter(|a| !known || *a == endpoint) {
-            let _ = socket.disconnect(address);
-            socket.connect(address)?;
-        }
-        Ok(())
+        let _ = socket.disconnect(address);
+        socket.connect(address)
     }
 
     /// The libzmq socket. In-memory sockets return early from every method that gets here.
@@ -404,4 +428,48 @@ fn io_to_zmq(e: io::Error) -> zmq::Error {
 
 fn millis(d: Duration) -> i32 {
     i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// libzmq names a connection by its address as given, and by the resolved one after a
+    /// reconnect; a connection accepted on a bound endpoint is none of the socket's own.
+    #[tokio::test]
+    async fn connection_events_map_to_the_addresses_as_given() {
+        let context = zmq::Context::new();
+        let options = SocketOptions {
+            linger: Duration::ZERO,
+            hwm: None,
+            max_message_size: 1024,
+            max_subscription_size: 256,
+            zmtp_heartbeat: None,
+            plain: None,
+            zap: false,
+        };
+        let endpoints = [
+            Endpoint::parse(Role::Sub, "@tcp://127.0.0.1:*"),
+            Endpoint::parse(Role::Sub, ">tcp://localhost:1"),
+            Endpoint::parse(Role::Sub, ">ipc:///nonexistent/experimance-test"),
+        ];
+        let socket = AsyncSocket::open(&context, Role::Sub, &endpoints, &options, &[""])
+            .unwrap_or_else(|(at, e)| panic!("open at {at:?}: {e}"));
+        let bound = socket.endpoints()[0].clone();
+        assert_eq!(
+            socket.connected_address("tcp://localhost:1"),
+            Some("tcp://localhost:1")
+        );
+        assert_eq!(
+            socket.connected_address("tcp://127.0.0.1:1"),
+            Some("tcp://localhost:1"),
+            "the resolved name of the same connection"
+        );
+        assert_eq!(
+            socket.connected_address("ipc:///nonexistent/experimance-test"),
+            Some("ipc:///nonexistent/experimance-test")
+        );
+        assert_eq!(socket.connected_address(&bound), None, "accepted, not made");
+        assert_eq!(socket.connected_address("tcp://10.0.0.1:2"), None);
+    }
 }

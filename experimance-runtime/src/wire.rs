@@ -172,7 +172,62 @@ pub(crate) fn type_of(json: &[u8]) -> Option<Cow<'_, str>> {
     }
     // Only an object has fields (serde would read a struct from an array too).
     let first = json.iter().find(|b| !b.is_ascii_whitespace())?;
-    (*first == b'{').then(|| type_field(json)).flatten()
+    if *first != b'{' {
+        return None;
+    }
+    type_field(json).or_else(|| {
+        // Python's non-finite floats make the object invalid JSON: read it with them as null.
+        let as_null = python_floats_as_null(json)?;
+        type_field(&as_null).map(|t| Cow::Owned(t.into_owned()))
+    })
+}
+
+/// `json` with Python's `NaN`, `Infinity` and `-Infinity` tokens outside strings written as
+/// `null`; `None` if it has none. One pass, no recursion.
+pub(crate) fn python_floats_as_null(json: &[u8]) -> Option<Vec<u8>> {
+    const TOKENS: [&[u8]; 3] = [b"-Infinity", b"Infinity", b"NaN"];
+    let mut out: Option<Vec<u8>> = None;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut i = 0;
+    let mut copied = 0;
+    while i < json.len() {
+        let b = json[i];
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        if b == b'"' {
+            in_string = true;
+            i += 1;
+            continue;
+        }
+        let token = TOKENS.iter().find(|t| json[i..].starts_with(t));
+        // A token, not part of a longer word (`NaNa`).
+        let whole = token.is_some_and(|t| {
+            let after = json.get(i + t.len());
+            !after.is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        });
+        match token {
+            Some(t) if whole => {
+                let buf = out.get_or_insert_with(|| Vec::with_capacity(json.len()));
+                buf.extend_from_slice(&json[copied..i]);
+                buf.extend_from_slice(b"null");
+                i += t.len();
+                copied = i;
+            }
+            _ => i += 1,
+        }
+    }
+    let mut out = out?;
+    out.extend_from_slice(&json[copied..]);
+    Some(out)
 }
 
 /// A `"type"` that is the object's first field, a string without escapes.
@@ -360,6 +415,7 @@ mod tests {
             (r#"{"kind":"X"}"#, None),
             (r#"["type"]"#, None),
             (r#"{"type":"unterminated"#, None),
+            (r#"{"value": NaN, "type": "Reading"}"#, Some("Reading")),
         ] {
             assert_eq!(
                 super::type_of(json.as_bytes()).as_deref(),

@@ -44,4 +44,12 @@ enum Named {
     A(Spaced),
 }
 
+// serde reads the struct without its "type", which this would refuse.
+#[message]
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Strict {
+    x: u32,
+}
+
 fn main() {}

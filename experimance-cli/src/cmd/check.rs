@@ -103,7 +103,7 @@ pub fn load(path: &str) -> Result<Vec<ServiceDescription>> {
 }
 
 /// Parses the descriptions in `text`.
-fn parse(text: &str) -> std::result::Result<Vec<ServiceDescription>, String> {
+pub fn parse(text: &str) -> std::result::Result<Vec<ServiceDescription>, String> {
     let bad = |e: serde_json::Error| format!("not a service description: {e}");
     let descriptions: Vec<ServiceDescription> = if text.trim_start().starts_with('[') {
         serde_json::from_str(text).map_err(bad)?
@@ -250,10 +250,10 @@ fn by_wire_type(
 fn schema_mismatches(services: &[ServiceDescription], findings: &mut Vec<Finding>) {
     for (wire_type, handlers) in by_wire_type(services) {
         // A handler of one wire type (not an enum of several) describes that type's schema.
-        let schemas: Vec<(&str, &serde_json::Value)> = handlers
+        let schemas: Vec<(&str, serde_json::Value)> = handlers
             .iter()
             .filter(|(_, h)| h.wire_types.as_ref().is_some_and(|t| t.len() == 1))
-            .filter_map(|(s, h)| Some((s.name.as_str(), h.schema.as_ref()?)))
+            .filter_map(|(s, h)| Some((s.name.as_str(), shape(h.schema.as_ref()?))))
             .collect();
         let Some((first_service, first)) = schemas.first() else {
             continue;
@@ -278,6 +278,37 @@ fn schema_mismatches(services: &[ServiceDescription], findings: &mut Vec<Finding
             )
             .topic(wire_type),
         );
+    }
+}
+
+/// A schema without what does not change what it accepts: titles, descriptions, examples
+/// (keywords only: a property or definition may well be called `description`).
+fn shape(schema: &serde_json::Value) -> serde_json::Value {
+    fn keyword_map(map: &serde_json::Map<String, serde_json::Value>) -> serde_json::Value {
+        map.iter()
+            .filter(|(k, _)| {
+                !matches!(k.as_str(), "title" | "description" | "examples" | "$schema")
+            })
+            .map(|(k, v)| {
+                let v = match (k.as_str(), v) {
+                    // Maps from names to schemas: every entry kept, each one shaped.
+                    (
+                        "properties" | "$defs" | "definitions" | "patternProperties",
+                        serde_json::Value::Object(named),
+                    ) => named
+                        .iter()
+                        .map(|(name, s)| (name.clone(), shape(s)))
+                        .collect(),
+                    _ => shape(v),
+                };
+                (k.clone(), v)
+            })
+            .collect()
+    }
+    match schema {
+        serde_json::Value::Object(map) => keyword_map(map),
+        serde_json::Value::Array(items) => items.iter().map(shape).collect(),
+        other => other.clone(),
     }
 }
 
@@ -538,7 +569,11 @@ fn type_mismatches(services: &[ServiceDescription], findings: &mut Vec<Finding>)
             let (Some(topic), "topic") = (&h.topic, h.kind.as_str()) else {
                 continue;
             };
-            if accepts_anything(&h.message_type) {
+            // A `#[message]` type of this wire type: its name may differ (`#[message("...")]`,
+            // an enum of several); `schema-mismatch` compares what matters, the schemas.
+            if accepts_anything(&h.message_type)
+                || h.wire_types.as_ref().is_some_and(|t| t.contains(topic))
+            {
                 continue;
             }
             let uses = match topics.iter_mut().find(|(t, _)| t == topic) {

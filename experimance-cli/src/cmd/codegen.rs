@@ -9,7 +9,6 @@
 use std::io::Read as _;
 
 use experimance_runtime::codegen::{python, Contract};
-use experimance_runtime::ServiceDescription;
 use serde_json::Value;
 
 use crate::cli::{CodegenArgs, Language};
@@ -19,12 +18,14 @@ use crate::error::{CliError, Result};
 /// Runs `codegen`.
 pub fn run(ctx: &Ctx, args: CodegenArgs) -> Result<()> {
     let (text, what) = read(&args.input)?;
-    let value: Value = serde_json::from_str(&text)
-        .map_err(|e| CliError::usage(format!("{what}: not JSON: {e}")))?;
     let code = match args.language {
-        Language::Python => python(&schema_of(value, &what)?)
+        Language::Python => python(&schema_of(&text, &what)?)
             .map_err(|e| CliError::usage(format!("{what}: {e}")))?,
-        Language::Rust => rust(value).map_err(|e| CliError::usage(format!("{what}: {e}")))?,
+        Language::Rust => {
+            let value: Value = serde_json::from_str(&text)
+                .map_err(|e| CliError::usage(format!("{what}: not JSON: {e}")))?;
+            rust(value).map_err(|e| CliError::usage(format!("{what}: {e}")))?
+        }
     };
     match &args.out {
         None => Out::stdout().line(code.trim_end())?,
@@ -49,18 +50,20 @@ fn read(input: &str) -> Result<(String, String)> {
     Ok((text, format!("`{input}`")))
 }
 
-/// A JSON Schema document, or the contract of service descriptions.
-fn schema_of(value: Value, what: &str) -> Result<Value> {
-    let is_description =
-        |v: &Value| v.get("type").and_then(Value::as_str) == Some("ServiceDescription");
-    let descriptions: Vec<ServiceDescription> = match &value {
-        Value::Array(items) if items.iter().all(is_description) && !items.is_empty() => {
-            serde_json::from_value(value)
+/// A JSON Schema document, or the contract of service descriptions (one, an array, or one
+/// per line as `describe` prints them).
+fn schema_of(text: &str, what: &str) -> Result<Value> {
+    let descriptions = match crate::cmd::check::parse(text) {
+        Ok(descriptions) => descriptions,
+        Err(_) => {
+            let value: Value = serde_json::from_str(text).map_err(|e| {
+                CliError::usage(format!(
+                    "{what}: not JSON (a JSON Schema, or service descriptions): {e}"
+                ))
+            })?;
+            return Ok(value);
         }
-        v if is_description(v) => serde_json::from_value(value).map(|d| vec![d]),
-        _ => return Ok(value),
-    }
-    .map_err(|e| CliError::usage(format!("{what}: not a service description: {e}")))?;
+    };
     let contract = Contract::from_descriptions(&descriptions);
     if contract.wire_types().is_empty() {
         return Err(CliError::usage(format!(
