@@ -228,7 +228,8 @@ pub use experimance_macros::handlers;
 ///
 /// On an enum whose variants each hold one `#[message]` struct (no derive needed), it
 /// takes the closed set of their types: it is written as the variant's struct and read by
-/// `"type"`. A handler that takes the enum receives any of them.
+/// `"type"` (through a `serde_json::Value`, so from self-describing formats such as JSON
+/// only). A handler that takes the enum receives any of them.
 ///
 /// ```
 /// use experimance::{handlers, message, service, Context};
