@@ -130,3 +130,19 @@ impl Out {
         })
     }
 }
+
+/// Draws a table of `lines`: in place on a terminal (`live`: home, each line cleared to its
+/// end, then the rest of the screen cleared), else one table after the other.
+pub fn draw(out: &mut Out, lines: &[String], live: bool) -> Result<()> {
+    if live {
+        let mut text = String::from("\x1b[H");
+        for line in lines {
+            text.push_str(line);
+            text.push_str("\x1b[K\n");
+        }
+        text.push_str("\x1b[J");
+        out.raw(&text)
+    } else {
+        out.raw(&(lines.join("\n") + "\n\n"))
+    }
+}

@@ -525,3 +525,67 @@ fn an_address_in_use_exits_1() {
         .code(1)
         .stderr(contains("cannot bind"));
 }
+
+/// `hz` redraws its table in place on a terminal (and prints one after the other into a
+/// pipe, as the other tests read it).
+#[test]
+fn hz_redraws_in_place_on_a_terminal() {
+    use std::io::Read as _;
+    use std::os::fd::{FromRawFd as _, OwnedFd};
+
+    let ctx = zmq::Context::new();
+    let (publisher, endpoint) = bound(&ctx, zmq::XPUB);
+    let (mut master, slave) = {
+        let (mut master, mut slave) = (-1, -1);
+        // SAFETY: openpty writes two descriptors it opened, which are then owned here.
+        let opened = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(opened, 0, "openpty: {}", std::io::Error::last_os_error());
+        // SAFETY: both descriptors were just opened and nothing else owns them.
+        unsafe {
+            (
+                std::fs::File::from_raw_fd(master),
+                OwnedFd::from_raw_fd(slave),
+            )
+        }
+    };
+    let mut hz = bin()
+        .args(["hz", &endpoint, "--count", "3", "--every", "50ms"])
+        .stdout(std::process::Stdio::from(slave))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn hz");
+    await_subscription(&publisher);
+    for n in 0..3 {
+        publisher
+            .send(format!("era {{\"n\":{n}}}").as_str(), 0)
+            .unwrap();
+    }
+    let reader = std::thread::spawn(move || {
+        let mut shown = Vec::new();
+        let mut buffer = [0; 4096];
+        // Once hz exits, reading the master end ends (EIO).
+        while let Ok(n @ 1..) = master.read(&mut buffer) {
+            shown.extend_from_slice(&buffer[..n]);
+        }
+        String::from_utf8_lossy(&shown).into_owned()
+    });
+    assert!(hz.wait().expect("hz exits").success());
+    let shown = reader.join().unwrap();
+    assert!(
+        shown.starts_with("\x1b[2J"),
+        "the screen is cleared first: {shown:?}"
+    );
+    assert!(
+        shown.contains("\x1b[H"),
+        "each table starts at home: {shown:?}"
+    );
+    assert!(shown.contains("era"), "{shown:?}");
+}

@@ -1,6 +1,7 @@
 //! `hz ADDR`: message rate and size per topic, like `ros2 topic hz`.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::io::IsTerminal as _;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -80,6 +81,11 @@ pub fn run(ctx: &Ctx, args: HzArgs) -> Result<()> {
     let mut next = start + args.every;
     let mut topics: BTreeMap<String, Topic> = BTreeMap::new();
     let mut out = Out::stdout();
+    // On a terminal the table is redrawn in place; into a file or a pipe, one after the other.
+    let live = !args.json && std::io::stdout().is_terminal();
+    if live {
+        out.raw("\x1b[2J")?;
+    }
     let mut n = 0;
     while !args.stop.done(n) {
         let deadline = end.map_or(next, |end| end.min(next));
@@ -106,12 +112,12 @@ pub fn run(ctx: &Ctx, args: HzArgs) -> Result<()> {
                 if end.is_some_and(|end| Instant::now() >= end) {
                     break;
                 }
-                print(&mut out, &args, start, &topics)?;
+                print(&mut out, &args, start, &topics, live)?;
                 next += args.every;
             }
         }
     }
-    print(&mut out, &args, start, &topics)
+    print(&mut out, &args, start, &topics, live)
 }
 
 fn print(
@@ -119,6 +125,7 @@ fn print(
     args: &HzArgs,
     start: Instant,
     topics: &BTreeMap<String, Topic>,
+    live: bool,
 ) -> Result<()> {
     let elapsed = start.elapsed().as_secs_f64();
     if args.json {
@@ -132,20 +139,28 @@ fn print(
         return out.line(&json::render(&report, false)?);
     }
     if topics.is_empty() {
-        return out.line(&format!("[{elapsed:.1}s] no messages yet"));
+        let line = format!("[{elapsed:.1}s] no messages yet");
+        return if live {
+            crate::ctx::draw(out, &[line], true)
+        } else {
+            out.line(&line)
+        };
     }
     let width = topics.keys().map(String::len).max().unwrap_or(0).max(5);
-    let mut text = format!(
-        "[{elapsed:.1}s]\n{:<width$}  {:>10}  {:>10}  {:>9}  {:>9}  {:>6}  {:>8}\n",
-        "topic", "rate (Hz)", "avg bytes", "min (s)", "max (s)", "window", "count"
-    );
+    let mut lines = vec![
+        format!("[{elapsed:.1}s]"),
+        format!(
+            "{:<width$}  {:>10}  {:>10}  {:>9}  {:>9}  {:>6}  {:>8}",
+            "topic", "rate (Hz)", "avg bytes", "min (s)", "max (s)", "window", "count"
+        ),
+    ];
     let opt = |v: Option<f64>, precision: usize| {
         v.map_or_else(|| "-".to_owned(), |v| format!("{v:.precision$}"))
     };
     for (name, topic) in topics {
         let r = topic.report();
-        text.push_str(&format!(
-            "{name:<width$}  {:>10}  {:>10.0}  {:>9}  {:>9}  {:>6}  {:>8}\n",
+        lines.push(format!(
+            "{name:<width$}  {:>10}  {:>10.0}  {:>9}  {:>9}  {:>6}  {:>8}",
             opt(r.rate, 3),
             r.avg_bytes,
             opt(r.min_interval, 4),
@@ -154,7 +169,12 @@ fn print(
             r.count
         ));
     }
-    out.raw(&text)
+    if live {
+        crate::ctx::draw(out, &lines, true)
+    } else {
+        // As before: each table followed by one blank line.
+        out.raw(&(lines.join("\n") + "\n"))
+    }
 }
 
 #[cfg(test)]

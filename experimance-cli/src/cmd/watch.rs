@@ -234,19 +234,7 @@ pub fn run(ctx: &Ctx, args: WatchArgs) -> Result<()> {
     );
     let live = !args.once && std::io::stdout().is_terminal();
     let draw = |out: &mut Out, table: &Table| -> Result<()> {
-        let lines = table.render(&header, timeout);
-        if live {
-            // Home, each line cleared to its end, then the rest of the screen cleared.
-            let mut text = String::from("\x1b[H");
-            for line in lines {
-                text.push_str(&line);
-                text.push_str("\x1b[K\n");
-            }
-            text.push_str("\x1b[J");
-            out.raw(&text)
-        } else {
-            out.raw(&(lines.join("\n") + "\n\n"))
-        }
+        crate::ctx::draw(out, &table.render(&header, timeout), live)
     };
 
     let mut out = Out::stdout();
