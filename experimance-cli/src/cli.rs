@@ -59,6 +59,12 @@ pub enum Command {
     /// Generate code from the installation's message schemas: pydantic models for Python,
     /// or Rust types from the JSON Schema pydantic writes.
     Codegen(CodegenArgs),
+    /// List the topics published at ADDRs for a while: publishers, rate, size (like
+    /// `ros2 topic list -v`).
+    Topics(TopicsArgs),
+    /// List the services at PUB endpoints with their sockets and topics (like `ros2 node
+    /// list` / `ros2 node info`), from their descriptions.
+    Services(ServicesArgs),
 }
 
 /// Subscription options.
@@ -327,6 +333,35 @@ pub struct CheckArgs {
     #[arg(required = true, value_name = "DESCRIPTION")]
     pub files: Vec<String>,
     /// Print the findings as one JSON document instead of one line each.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `topics`.
+#[derive(Debug, Args)]
+pub struct TopicsArgs {
+    /// Publishers to listen to (each connects by default), separated by spaces or commas.
+    #[arg(required = true, value_delimiter = ',')]
+    pub addrs: Vec<String>,
+    /// How long to listen: seconds, or with a unit.
+    #[arg(short, long, value_name = "TIME", default_value = "3s", value_parser = parse_period)]
+    pub duration: Duration,
+    /// Print one JSON object (topic → publishers, count, rate, avg_bytes) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `services`.
+#[derive(Debug, Args)]
+pub struct ServicesArgs {
+    /// The services' PUB endpoints (each connects by default), separated by spaces or commas.
+    #[arg(required = true, value_delimiter = ',')]
+    pub addrs: Vec<String>,
+    /// Give up (exit 1) when a service has not answered after this long: seconds, or with a
+    /// unit. A service answers with its next heartbeat.
+    #[arg(long, value_name = "TIME", default_value = "15s", value_parser = parse_period)]
+    pub timeout: Duration,
+    /// Print a JSON array instead of a table.
     #[arg(long)]
     pub json: bool,
 }

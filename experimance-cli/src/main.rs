@@ -41,5 +41,7 @@ fn run(cli: Cli) -> error::Result<()> {
         Command::Describe(args) => cmd::describe::run(&ctx, args),
         Command::Check(args) => cmd::check::run(&ctx, args),
         Command::Codegen(args) => cmd::codegen::run(&ctx, args),
+        Command::Topics(args) => cmd::topics::run(&ctx, args),
+        Command::Services(args) => cmd::services::run(&ctx, args),
     }
 }

@@ -224,6 +224,52 @@ async fn describe_and_check_understand_several_endpoints_per_socket() {
     let _ = std::fs::remove_file(&out);
 }
 
+/// `services` lists the services at PUB endpoints with their sockets and topics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_lists_each_service_with_its_sockets() {
+    let producer = Runner::new(Producer).with_address(Role::Pub, ANY_PORT);
+    producer.start().await.expect("start producer");
+    let producer_pub = producer.endpoint(Role::Pub).expect("bound");
+    let consumer = Runner::new(Consumer)
+        .with_address(Role::Pub, ANY_PORT)
+        .with_address(Role::Sub, producer_pub.clone());
+    consumer.start().await.expect("start consumer");
+    let consumer_pub = consumer.endpoint(Role::Pub).expect("bound");
+
+    let assert = run_blocking(vec![
+        "services".into(),
+        format!("{producer_pub},{consumer_pub}"),
+        "--json".into(),
+    ])
+    .await
+    .success();
+    let services = parse(&stdout_of(&assert));
+    assert_eq!(services[0]["name"], "Producer");
+    assert_eq!(services[1]["name"], "Consumer");
+    assert_eq!(
+        services[1]["sockets"],
+        json!([
+            {"role": "pub", "direction": "bind", "endpoint": consumer_pub},
+            {"role": "sub", "direction": "connect", "endpoint": producer_pub},
+        ])
+    );
+    assert_eq!(services[1]["subscriptions"], json!(["era"]));
+    let assert = run_blocking(vec!["services".into(), producer_pub.clone()])
+        .await
+        .success();
+    let table = stdout_of(&assert);
+    assert!(
+        table.starts_with("Producer (publisher)\n  PUB  bind"),
+        "{table}"
+    );
+    assert!(
+        table.contains("  publishes:  era, producer.heartbeat"),
+        "{table}"
+    );
+    consumer.stop().await;
+    producer.stop().await;
+}
+
 #[test]
 fn describe_times_out_with_1_against_a_publisher_that_never_answers() {
     let ctx = zmq::Context::new();

@@ -589,3 +589,39 @@ fn hz_redraws_in_place_on_a_terminal() {
     );
     assert!(shown.contains("era"), "{shown:?}");
 }
+
+/// `topics` lists what each publisher sent while it listened.
+#[test]
+fn topics_lists_topics_with_their_publishers() {
+    let ctx = zmq::Context::new();
+    let (core, core_endpoint) = bound(&ctx, zmq::XPUB);
+    let (agent, agent_endpoint) = bound(&ctx, zmq::XPUB);
+    let topics = spawn(&[
+        "topics",
+        &core_endpoint,
+        &agent_endpoint,
+        "--duration",
+        "3s",
+        "--json",
+    ]);
+    await_subscription(&core);
+    await_subscription(&agent);
+    for n in 0..3 {
+        core.send(format!("era {{\"n\":{n}}}").as_str(), 0).unwrap();
+        agent
+            .send(format!("era {{\"n\":{n}}}").as_str(), 0)
+            .unwrap();
+        agent.send("speech {}", 0).unwrap();
+    }
+    let done = topics.finish();
+    assert!(done.status.success(), "{done:?}");
+    let report = parse(done.lines()[0]);
+    assert_eq!(report["era"]["count"], 6, "{report}");
+    assert_eq!(
+        report["era"]["publishers"],
+        json!([core_endpoint.clone(), agent_endpoint.clone()])
+    );
+    assert_eq!(report["speech"]["count"], 3);
+    assert_eq!(report["speech"]["publishers"], json!([agent_endpoint]));
+    assert_eq!(report["speech"]["avg_bytes"], 9.0);
+}

@@ -27,9 +27,37 @@ struct Asked {
 
 /// Runs `describe`.
 pub fn run(ctx: &Ctx, args: DescribeArgs) -> Result<()> {
-    let mut asked = Vec::with_capacity(args.addrs.len());
+    let Some(asked) = ask(ctx, &args.addrs, args.timeout)? else {
+        return Ok(());
+    };
+    print(ctx, &asked, &args)
+}
+
+/// The description of every service of `addrs` (their PUB endpoints), all asked at once;
+/// `None` after Ctrl-C / SIGTERM. An error names the services that did not answer within
+/// `timeout`.
+pub fn descriptions(
+    ctx: &Ctx,
+    addrs: &[String],
+    timeout: std::time::Duration,
+) -> Result<Option<Vec<ServiceDescription>>> {
+    let Some(asked) = ask(ctx, addrs, timeout)? else {
+        return Ok(None);
+    };
+    asked
+        .iter()
+        .map(|a| {
+            serde_json::from_str(a.answer.as_deref().unwrap_or("null"))
+                .map_err(|e| CliError::runtime(format!("`{}`: {e}", a.spec)))
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
+fn ask(ctx: &Ctx, addrs: &[String], timeout: std::time::Duration) -> Result<Option<Vec<Asked>>> {
+    let mut asked = Vec::with_capacity(addrs.len());
     let mut places = Vec::new();
-    for spec in &args.addrs {
+    for spec in addrs {
         let opened = net::open(ctx, zmq::SUB, "SUB", Role::Sub, spec, |s, _| {
             s.set_linger(0)?;
             s.set_subscribe(DESCRIPTION_TOPIC.as_bytes())
@@ -45,20 +73,20 @@ pub fn run(ctx: &Ctx, args: DescribeArgs) -> Result<()> {
     ctx.info(format!(
         "describe: SUB {}; waiting up to {:.1}s for {} description(s)",
         places.join(", "),
-        args.timeout.as_secs_f64(),
+        timeout.as_secs_f64(),
         asked.len()
     ));
 
-    let deadline = Instant::now() + args.timeout;
+    let deadline = Instant::now() + timeout;
     while asked.iter().any(|a| a.answer.is_none()) {
         if ctx.stopped() {
-            return Ok(());
+            return Ok(None);
         }
         let Some(left) = deadline
             .checked_duration_since(Instant::now())
             .filter(|left| !left.is_zero())
         else {
-            return Err(timeout(&asked, &args));
+            return Err(timed_out(&asked, timeout));
         };
         let waiting: Vec<usize> = (0..asked.len())
             .filter(|&i| asked[i].answer.is_none())
@@ -83,7 +111,10 @@ pub fn run(ctx: &Ctx, args: DescribeArgs) -> Result<()> {
             take(&mut asked[i])?;
         }
     }
+    Ok(Some(asked))
+}
 
+fn print(ctx: &Ctx, asked: &[Asked], args: &DescribeArgs) -> Result<()> {
     let pretty = args.pretty;
     let answers: Vec<Json<'_>> = asked
         .iter()
@@ -155,7 +186,7 @@ fn take(asked: &mut Asked) -> Result<()> {
 }
 
 /// The error of a run in which some services did not answer in time.
-fn timeout(asked: &[Asked], args: &DescribeArgs) -> CliError {
+fn timed_out(asked: &[Asked], timeout: std::time::Duration) -> CliError {
     let silent: Vec<String> = asked
         .iter()
         .filter(|a| a.answer.is_none())
@@ -171,7 +202,7 @@ fn timeout(asked: &[Asked], args: &DescribeArgs) -> CliError {
          built with experimance? a service answers with its next heartbeat, or within a second \
          when its heartbeats are off: try a --timeout above its heartbeat interval)",
         silent.join(", "),
-        args.timeout.as_secs_f64()
+        timeout.as_secs_f64()
     );
     if !answered.is_empty() {
         message.push_str(&format!(

@@ -10,7 +10,9 @@ pub mod pull;
 pub mod push;
 pub mod record;
 pub mod replay;
+pub mod services;
 pub mod tap;
+pub mod topics;
 pub mod watch;
 
 use std::io::BufRead;
