@@ -103,6 +103,25 @@ pub fn open(
     })
 }
 
+/// A topic no one publishes, subscribed to by the commands that only look on (`watch`,
+/// `hz`, `topics`) beside their subscription to everything: `publish --subscribers` then
+/// knows that they are not the subscribers it waits for.
+pub const OBSERVER: &str = "experimance.observer";
+
+/// Opens a SUB socket for a command that only looks on: as [`open_sub`], marked with an
+/// [`OBSERVER`] subscription.
+pub fn open_observer(
+    ctx: &Ctx,
+    specs: &[String],
+    topics: &[String],
+) -> Result<(zmq::Socket, String)> {
+    let (socket, place) = open_sub(ctx, specs, topics)?;
+    socket
+        .set_subscribe(OBSERVER.as_bytes())
+        .map_err(|e| CliError::runtime(format!("cannot subscribe: {e}")))?;
+    Ok((socket, place))
+}
+
 /// Opens a SUB socket on every spec of `specs` (each connects unless prefixed with `@`),
 /// subscribed to `topics` (every topic when empty).
 pub fn open_sub(ctx: &Ctx, specs: &[String], topics: &[String]) -> Result<(zmq::Socket, String)> {
@@ -277,7 +296,10 @@ pub fn open_xpub(ctx: &Ctx, spec: &str, linger: Duration) -> Result<Opened> {
 /// `matches` (which gets the subscribed prefix), at most `wait`. Returns how many did.
 ///
 /// Subscribers are told apart by their connection, so one that subscribes to several
-/// matching prefixes counts once.
+/// matching prefixes counts once, and one that also subscribes to [`OBSERVER`] (a `watch`,
+/// `hz` or `topics`) not at all: its subscription to everything matches every topic, but it
+/// is not who the message is for. A subscriber's subscriptions arrive together when it
+/// connects, so each batch is read whole before anyone is counted.
 pub fn wait_subscribers(
     ctx: &Ctx,
     socket: &zmq::Socket,
@@ -285,10 +307,22 @@ pub fn wait_subscribers(
     wait: Duration,
     matches: impl Fn(&[u8]) -> bool,
 ) -> Result<usize> {
+    #[derive(Default)]
+    struct Subscriber {
+        matched: bool,
+        observer: bool,
+    }
     let deadline = Instant::now() + wait;
-    let mut subscribers: Vec<String> = Vec::new();
+    let mut subscribers: Vec<(String, Subscriber)> = Vec::new();
     let mut anonymous = 0;
-    while subscribers.len() + anonymous < want {
+    let count = |subscribers: &[(String, Subscriber)], anonymous: usize| {
+        anonymous
+            + subscribers
+                .iter()
+                .filter(|(_, s)| s.matched && !s.observer)
+                .count()
+    };
+    while count(&subscribers, anonymous) < want {
         if ctx.stopped() {
             break;
         }
@@ -303,25 +337,39 @@ pub fn wait_subscribers(
             Ok(_) => {}
             Err(e) => return Err(CliError::runtime(format!("poll failed: {e}"))),
         }
-        let mut msg = zmq::Message::new();
-        match socket.recv(&mut msg, zmq::DONTWAIT) {
-            Ok(()) => {}
-            Err(zmq::Error::EAGAIN | zmq::Error::EINTR) => continue,
-            Err(e) => return Err(CliError::runtime(format!("receive failed: {e}"))),
-        }
-        let [1, prefix @ ..] = &msg[..] else {
-            continue;
-        };
-        if !matches(prefix) {
-            continue;
-        }
-        match msg.gets("__fd") {
-            Some(fd) if subscribers.iter().any(|s| s == fd) => {}
-            Some(fd) => subscribers.push(fd.to_owned()),
-            None => anonymous += 1,
+        // Everything queued, before counting.
+        loop {
+            let mut msg = zmq::Message::new();
+            match socket.recv(&mut msg, zmq::DONTWAIT) {
+                Ok(()) => {}
+                Err(zmq::Error::EAGAIN) => break,
+                Err(zmq::Error::EINTR) => continue,
+                Err(e) => return Err(CliError::runtime(format!("receive failed: {e}"))),
+            }
+            let [1, prefix @ ..] = &msg[..] else {
+                continue;
+            };
+            let observer = prefix == OBSERVER.as_bytes();
+            if !observer && !matches(prefix) {
+                continue;
+            }
+            let Some(fd) = msg.gets("__fd").map(str::to_owned) else {
+                anonymous += usize::from(!observer);
+                continue;
+            };
+            let at = match subscribers.iter().position(|(f, _)| *f == fd) {
+                Some(at) => at,
+                None => {
+                    subscribers.push((fd, Subscriber::default()));
+                    subscribers.len() - 1
+                }
+            };
+            let subscriber = &mut subscribers[at].1;
+            subscriber.observer |= observer;
+            subscriber.matched |= !observer;
         }
     }
-    Ok(subscribers.len() + anonymous)
+    Ok(count(&subscribers, anonymous))
 }
 
 /// Drops the subscription messages queued on an XPUB socket.

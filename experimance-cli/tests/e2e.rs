@@ -160,6 +160,31 @@ fn publish_reads_stdin_lines() {
     publish.join().unwrap().success();
 }
 
+/// A `watch` (which subscribes to everything) is not the subscriber `publish` waits for: the
+/// message still reaches the one that subscribes to its topic after the watch has joined.
+#[test]
+fn publish_waits_for_a_subscriber_not_for_a_watch() {
+    let ctx = zmq::Context::new();
+    let mut publish = spawn(&[
+        "publish",
+        ANY_PORT,
+        "era",
+        r#"{"a":1}"#,
+        "--wait-ms",
+        "10000",
+    ]);
+    let line = publish.await_stderr("PUB bound to");
+    let endpoint = endpoints(&line)[0].clone();
+    let mut watch = spawn(&["watch", &endpoint, "--duration", "20s", "--once"]);
+    watch.await_stderr("watch: SUB");
+    let subscriber = connected(&ctx, zmq::SUB, &endpoint);
+    subscriber.set_subscribe(b"era").unwrap();
+    assert_eq!(recv_text(&subscriber), r#"era {"a":1}"#);
+    let done = publish.finish();
+    assert!(done.status.success(), "{done:?}");
+    watch.terminate();
+}
+
 #[test]
 fn publish_takes_the_topic_from_the_type_and_repeats_at_a_rate() {
     let ctx = zmq::Context::new();

@@ -73,7 +73,7 @@ struct JsonReport<'a> {
 
 /// Runs `hz`.
 pub fn run(ctx: &Ctx, args: HzArgs) -> Result<()> {
-    let (socket, place) = net::open_sub(ctx, &args.addrs, &args.sub.topics)?;
+    let (socket, place) = net::open_observer(ctx, &args.addrs, &args.sub.topics)?;
     ctx.info(format!("hz: SUB {place}"));
     let window = usize::try_from(args.window).unwrap_or(usize::MAX);
     let start = Instant::now();

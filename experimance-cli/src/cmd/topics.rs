@@ -30,7 +30,7 @@ pub fn run(ctx: &Ctx, args: TopicsArgs) -> Result<()> {
     // One SUB per ADDR, so each message is known to come from its ADDR.
     let mut sockets = Vec::new();
     for spec in &args.addrs {
-        let (socket, place) = net::open_sub(ctx, std::slice::from_ref(spec), &[])?;
+        let (socket, place) = net::open_observer(ctx, std::slice::from_ref(spec), &[])?;
         ctx.info(format!("topics: SUB {place}"));
         sockets.push((spec.clone(), socket));
     }

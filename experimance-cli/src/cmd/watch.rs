@@ -223,7 +223,7 @@ impl Table {
 
 /// Runs `watch`.
 pub fn run(ctx: &Ctx, args: WatchArgs) -> Result<()> {
-    let (socket, place) = net::open_sub(ctx, &args.addrs, &[])?;
+    let (socket, place) = net::open_observer(ctx, &args.addrs, &[])?;
     ctx.info(format!("watch: SUB {place}"));
     let timeout = args.interval.saturating_mul(args.missed);
     let header = format!(
