@@ -387,3 +387,62 @@ async fn quiet_service_sends_no_heartbeat_and_uses_its_default_topic() {
         assert_eq!(topic, DESCRIPTION_TOPIC, "only the description may follow");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// A service without PUB, seen through a hub
+// ---------------------------------------------------------------------------------------------
+
+/// A pure subscriber: without `hub`, no one would see it.
+#[service(
+    name = "HubbedDisplay",
+    sub = "tcp://127.0.0.1:1",
+    topics = ["era"],
+    heartbeat = "display.heartbeat",
+    heartbeat_interval = "50ms",
+    hub = ">tcp://127.0.0.1:1",
+    stats_interval = "100ms"
+)]
+struct HubbedDisplay;
+
+#[handlers]
+impl HubbedDisplay {}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_without_pub_sends_heartbeats_stats_and_its_description_to_a_hub() {
+    // The hub's side that publishers connect to (a proxy's XSUB); a SUB stands in for it.
+    let mut hub = Raw::bind(zmq::SUB);
+    hub.subscribe("display.heartbeat");
+    hub.subscribe("HubbedDisplay.stats");
+    hub.subscribe(DESCRIPTION_TOPIC);
+    std::env::set_var(env_var_name("HubbedDisplay", "HUB"), &hub.endpoint);
+    let publisher = Raw::bind(zmq::PUB);
+    let runner = Runner::new(HubbedDisplay).with_address(Role::Sub, publisher.endpoint.clone());
+    runner.start().await.expect("start");
+    assert_eq!(runner.endpoints(Role::Pub), [hub.endpoint.clone()]);
+    let mut seen = std::collections::BTreeSet::new();
+    while seen.len() < 3 {
+        let (topic, body) = split(&hub.recv().await);
+        if topic == DESCRIPTION_TOPIC {
+            assert_eq!(body["name"], "HubbedDisplay");
+            assert_eq!(body["heartbeat_topic"], "display.heartbeat");
+            let pub_socket = body["sockets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["role"] == "pub")
+                .cloned()
+                .expect("the hub's socket is described");
+            assert_eq!(pub_socket["direction"], "connect");
+        }
+        seen.insert(topic);
+    }
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        [
+            "HubbedDisplay.stats",
+            "display.heartbeat",
+            DESCRIPTION_TOPIC
+        ]
+    );
+    runner.stop().await;
+}

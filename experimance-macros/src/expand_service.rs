@@ -154,6 +154,9 @@ fn spec_fields(attr: &ServiceAttr) -> Vec<TokenStream> {
     if let Some((_, list)) = &attr.watch {
         fields.push(quote!(watch: &[#(#list),*]));
     }
+    if let Some((_, list)) = &attr.hub {
+        fields.push(quote!(hub: ::core::option::Option::Some(&[#(#list),*])));
+    }
     if let Some(list) = &attr.publishes {
         fields.push(quote!(publishes: &[#(#list),*]));
     }

@@ -33,8 +33,9 @@ pub(crate) const ALLOW: &str = "allow";
 pub(crate) const CURVE: &str = "curve";
 pub(crate) const PUBLISHES: &str = "publishes";
 pub(crate) const DEFAULT_TOPIC: &str = "default_topic";
+pub(crate) const HUB: &str = "hub";
 
-const KEYS: [&str; 26] = [
+const KEYS: [&str; 27] = [
     NAME,
     PUB,
     SUB,
@@ -61,6 +62,7 @@ const KEYS: [&str; 26] = [
     ALLOW,
     CURVE,
     PUBLISHES,
+    HUB,
 ];
 
 /// The socket keys, in the order of `Role` in the runtime.
@@ -78,6 +80,8 @@ pub(crate) struct ServiceAttr {
     /// `Some(None)` is `heartbeat_interval = "off"`.
     pub(crate) heartbeat_interval: Option<Option<u64>>,
     pub(crate) default_topic: Option<LitStr>,
+    /// `hub`, with the key's span for cross-key errors.
+    pub(crate) hub: Option<(proc_macro2::Span, Vec<LitStr>)>,
     /// `Some(None)` is `stats_interval = "off"`.
     pub(crate) stats_interval: Option<Option<u64>>,
     pub(crate) service_type: Option<LitStr>,
@@ -123,6 +127,12 @@ impl ServiceAttr {
                 "`watch` follows heartbeats that arrive on the SUB socket: add `sub = \"...\"`",
             ));
         }
+        if let (Some((span, _)), Some(_)) = (&attr.hub, &attr.addresses[0]) {
+            errors.push(syn::Error::new(
+                *span,
+                "`hub` is for a service without a PUB socket; this one sends its heartbeats on its `pub`: connect that to the hub instead (`pub = \">tcp://hub:PORT\"`)",
+            ));
+        }
         if attr.username.is_some() != attr.password.is_some() {
             let (lit, missing) = match (&attr.username, &attr.password) {
                 (Some(lit), _) => (lit, PASSWORD),
@@ -153,6 +163,14 @@ impl ServiceAttr {
                 let list = address_list(meta, &key)?;
                 let index = ROLES.iter().position(|r| *r == key).unwrap_or(0);
                 set(&mut self.addresses[index], list, repeated)
+            }
+            HUB => {
+                let span = path
+                    .get_ident()
+                    .map(|i| i.span())
+                    .unwrap_or_else(proc_macro2::Span::call_site);
+                let list = address_list(meta, &key)?;
+                set(&mut self.hub, (span, list), repeated)
             }
             DEFAULT_TOPIC => {
                 let lit = string(meta)?;

@@ -61,6 +61,9 @@ pub struct ServiceConfig {
     /// The PULL addresses: one string, or a list.
     #[serde(rename = "pull", default, deserialize_with = "addresses")]
     pub pull_address: Option<Addresses>,
+    /// Where a service without a PUB socket sends its heartbeats, stats and description.
+    #[serde(default, deserialize_with = "addresses")]
+    pub hub: Option<Addresses>,
     /// The SUB subscriptions. They replace the attribute's, and must still cover every topic
     /// that has a handler.
     pub topics: Option<Vec<String>>,
@@ -121,6 +124,7 @@ impl std::fmt::Debug for ServiceConfig {
             .field("sub", &self.sub_address)
             .field("push", &self.push_address)
             .field("pull", &self.pull_address)
+            .field("hub", &self.hub)
             .field("topics", &self.topics)
             .field("heartbeat", &self.heartbeat)
             .field("heartbeat_interval", &self.heartbeat_interval)

@@ -16,7 +16,6 @@ use crate::lifecycle::{State, Status};
 use crate::liveness::Peers;
 use crate::monitor::Connection;
 use crate::outbox::{Outbox, SendQueue};
-use crate::service::ServiceSpec;
 use crate::stats::{Counters, StatsSnapshot};
 use crate::subscribers::Budget;
 use crate::throttle::Throttles;
@@ -45,7 +44,6 @@ pub(crate) struct Subscriptions {
 const ZERO_COPY_MIN: usize = 16 * 1024;
 
 pub(crate) struct Core {
-    pub(crate) spec: &'static ServiceSpec,
     name: String,
     pub(crate) counters: Counters,
     pub(crate) lifecycle: watch::Sender<Lifecycle>,
@@ -84,11 +82,10 @@ pub(crate) enum Condition {
 }
 
 impl Core {
-    pub(crate) fn new(spec: &'static ServiceSpec, name: String) -> Core {
+    pub(crate) fn new(name: String) -> Core {
         let cancel = CancellationToken::new();
         cancel.cancel();
         Core {
-            spec,
             name,
             counters: Counters::default(),
             lifecycle: watch::Sender::new(Lifecycle {
@@ -189,6 +186,16 @@ impl Core {
 
     pub(crate) fn endpoints(&self, role: Role) -> Vec<String> {
         lock(&self.endpoints)[role.index()].clone()
+    }
+
+    /// Whether this run has a PUB socket (its own, or one to a hub): heartbeats, stats and
+    /// descriptions go out on it.
+    pub(crate) fn publishing(&self) -> bool {
+        match self.publisher.try_lock() {
+            Ok(guard) => guard.is_some(),
+            // Held by a publish: there is a socket.
+            Err(_) => true,
+        }
     }
 
     /// The heartbeat topic of the current run.

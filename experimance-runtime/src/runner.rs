@@ -70,7 +70,7 @@ impl<S: Service> Runner<S> {
     pub fn new(service: S) -> Self {
         let overrides = Overrides::default();
         Runner {
-            core: Arc::new(Core::new(&S::SPEC, overrides.name(&S::SPEC))),
+            core: Arc::new(Core::new(overrides.name(&S::SPEC))),
             service: Arc::new(Mutex::new(Some(service))),
             overrides,
             memory: None,
@@ -201,7 +201,7 @@ impl<S: Service> Runner<S> {
     fn renamed(mut self) -> Self {
         let name = self.overrides.name(&S::SPEC);
         if name != self.name() {
-            self.core = Arc::new(Core::new(&S::SPEC, name));
+            self.core = Arc::new(Core::new(name));
         }
         self
     }
@@ -340,7 +340,7 @@ impl<S: Service> Runner<S> {
 
         core.set_state(State::Running);
         tracing::info!(parent: &span, endpoints = %EndpointList(&lock(&core.endpoints)), "service running");
-        if S::SPEC.has(Role::Pub) {
+        if opened.settings.addresses[Role::Pub.index()].is_some() {
             let beat = heartbeat::run(
                 Arc::clone(core),
                 opened.settings.heartbeat_interval,
@@ -364,7 +364,8 @@ impl<S: Service> Runner<S> {
             drain_timeout: opened.settings.drain_timeout,
             peer_interval: opened.settings.peer_interval,
             watch: opened.settings.watch.clone(),
-            heartbeats: opened.settings.heartbeat_interval.is_some(),
+            heartbeats: opened.settings.heartbeat_interval.is_some()
+                && opened.settings.addresses[Role::Pub.index()].is_some(),
         };
         let slot = Arc::clone(&self.service);
         let core = Arc::clone(core);
@@ -837,7 +838,7 @@ impl<S: Service> Serve<S> {
         {
             tracing::warn!("background tasks did not end within {TASK_GRACE:?} of the stop");
         }
-        if S::SPEC.has(Role::Pub) && self.heartbeats {
+        if self.heartbeats {
             heartbeat::beat(&core).await;
         }
         // The monitors stay open until their sockets close: libzmq would block sending events

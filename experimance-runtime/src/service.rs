@@ -63,6 +63,10 @@ pub struct ServiceSpec {
     /// Heartbeat topics whose senders this service follows (`watch` key): each sender is a
     /// peer, `alive` until it misses three `peer_interval`s, then `lost`.
     pub watch: &'static [&'static str],
+    /// Where a service without a PUB socket sends its heartbeats, stats and description
+    /// (`hub` key): a PUB socket used for nothing else, connected (unless `@`) to a hub such
+    /// as `experimance proxy`, so that `watch`, `describe` and a dashboard see the service.
+    pub hub: Option<&'static [&'static str]>,
     /// Topics the service declares it publishes (`publishes` key), for its description.
     pub publishes: &'static [&'static str],
     /// The heartbeat period expected of watched peers (`peer_interval` key; default 5 s).
@@ -117,6 +121,7 @@ impl ServiceSpec {
         max_subscriptions: 10_000,
         zmtp_heartbeat: Some(Duration::from_secs(5)),
         watch: &[],
+        hub: None,
         publishes: &[],
         peer_interval: Duration::from_secs(5),
         auth: AuthSpec {

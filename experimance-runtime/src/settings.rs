@@ -267,6 +267,27 @@ impl Overrides {
         for role in Role::ALL {
             addresses[role.index()] = addresses_checked(self, file, spec, name, role, &auth)?;
         }
+        let hub = env(name, "HUB")
+            .map(|list| Addresses::split(&list))
+            .filter(|a| !a.is_empty())
+            .or_else(|| file.and_then(|f| f.hub.clone()))
+            .or_else(|| spec.hub.map(Addresses::from));
+        if let Some(hub) = hub {
+            if spec.has(Role::Pub) {
+                return Err(config_error(
+                    "`hub` is for a service without a PUB socket; this one sends its heartbeats on its PUB: connect that to the hub (`pub = \">tcp://hub:PORT\"`)".to_owned(),
+                ));
+            }
+            // A hub is reached: connecting is the default.
+            let hub: Vec<String> = hub
+                .iter()
+                .map(|a| match a.trim().starts_with(['@', '>']) {
+                    true => a.to_owned(),
+                    false => format!(">{}", a.trim()),
+                })
+                .collect();
+            addresses[Role::Pub.index()] = Some(hub.into());
+        }
         if self.hwm.iter().flatten().any(|hwm| *hwm < 0) {
             return Err(config_error(
                 "`hwm` must be 0 (no limit) or more messages".to_owned(),
@@ -1008,5 +1029,41 @@ mod tests {
             ..overrides
         };
         assert!(resolve(&overrides, "SettingsMixed").is_ok());
+    }
+
+    #[test]
+    fn a_hub_gives_a_service_without_pub_a_connecting_pub() {
+        static SUBSCRIBER: ServiceSpec = ServiceSpec {
+            name: "SettingsHubbed",
+            addresses: [None, Some(&["tcp://localhost:5555"]), None, None],
+            ..ServiceSpec::DEFAULT
+        };
+        let settings = Overrides::default().resolve(&SUBSCRIBER, &[]).unwrap();
+        assert!(settings.addresses[0].is_none(), "no hub, no PUB");
+        std::env::set_var(
+            "EXPERIMANCE_SETTINGSHUBBED_HUB",
+            "tcp://hub:6000,@ipc:///tmp/h",
+        );
+        let settings = Overrides::default().resolve(&SUBSCRIBER, &[]).unwrap();
+        let hub: Vec<&str> = settings.addresses[0].as_ref().unwrap().iter().collect();
+        assert_eq!(hub, [">tcp://hub:6000", "@ipc:///tmp/h"]);
+        std::env::remove_var("EXPERIMANCE_SETTINGSHUBBED_HUB");
+        let overrides = Overrides {
+            config: Some(config(
+                "[services.SettingsHubbed]\nhub = \"tcp://hub:6001\"\n",
+            )),
+            ..Overrides::default()
+        };
+        let settings = overrides.resolve(&SUBSCRIBER, &[]).unwrap();
+        assert_eq!(first(&settings.addresses[0]), Some(">tcp://hub:6001"));
+        // A service with its own PUB sends its heartbeats there.
+        std::env::set_var("EXPERIMANCE_SETTINGSHUBPUB_HUB", "tcp://hub:6000");
+        let Err(error) = resolve(&Overrides::default(), "SettingsHubPub") else {
+            panic!("hub with pub must be an error");
+        };
+        assert!(
+            error.to_string().contains("`hub` is for a service without"),
+            "{error}"
+        );
     }
 }

@@ -209,7 +209,7 @@ async fn report(core: &Core) {
         #[serde(flatten)]
         stats: &'a StatsSnapshot,
     }
-    if !core.spec.has(crate::address::Role::Pub) {
+    if !core.publishing() {
         return;
     }
     let message = Message {
