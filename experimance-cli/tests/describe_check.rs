@@ -172,23 +172,33 @@ async fn describe_several_into_a_file_then_check_finds_them_clean() {
     let _ = std::fs::remove_file(&out);
 }
 
+/// A running Producer, and a running Consumer whose SUB connects to `sub(producer's PUB)`;
+/// each with its PUB endpoint.
+async fn producer_and_consumer(
+    sub: impl FnOnce(&str) -> Vec<String>,
+) -> (Runner<Producer>, String, Runner<Consumer>, String) {
+    let producer = Runner::new(Producer).with_address(Role::Pub, ANY_PORT);
+    producer.start().await.expect("start producer");
+    let producer_pub = producer.endpoint(Role::Pub).expect("bound");
+    let consumer = Runner::new(Consumer)
+        .with_address(Role::Pub, ANY_PORT)
+        .with_address(Role::Sub, sub(&producer_pub));
+    consumer.start().await.expect("start consumer");
+    let consumer_pub = consumer.endpoint(Role::Pub).expect("bound");
+    (producer, producer_pub, consumer, consumer_pub)
+}
+
 /// A SUB connected to two publishers, one of which is not there: the description lists both
 /// endpoints, `describe` takes its ADDRs comma-separated, and `check` judges each endpoint.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn describe_and_check_understand_several_endpoints_per_socket() {
-    let producer = Runner::new(Producer).with_address(Role::Pub, ANY_PORT);
-    producer.start().await.expect("start producer");
-    let producer_pub = producer.endpoint(Role::Pub).expect("bound");
     let missing = format!(
         "ipc://{}/experimance-cli-nobody-{}.sock",
         std::env::temp_dir().display(),
         std::process::id()
     );
-    let consumer = Runner::new(Consumer)
-        .with_address(Role::Pub, ANY_PORT)
-        .with_address(Role::Sub, [producer_pub.clone(), missing.clone()]);
-    consumer.start().await.expect("start consumer");
-    let consumer_pub = consumer.endpoint(Role::Pub).expect("bound");
+    let (producer, producer_pub, consumer, consumer_pub) =
+        producer_and_consumer(|producer_pub| vec![producer_pub.to_owned(), missing.clone()]).await;
 
     let out = scratch("several-endpoints.json");
     let out_arg = out.to_str().unwrap().to_owned();
@@ -227,14 +237,8 @@ async fn describe_and_check_understand_several_endpoints_per_socket() {
 /// `services` lists the services at PUB endpoints with their sockets and topics.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn services_lists_each_service_with_its_sockets() {
-    let producer = Runner::new(Producer).with_address(Role::Pub, ANY_PORT);
-    producer.start().await.expect("start producer");
-    let producer_pub = producer.endpoint(Role::Pub).expect("bound");
-    let consumer = Runner::new(Consumer)
-        .with_address(Role::Pub, ANY_PORT)
-        .with_address(Role::Sub, producer_pub.clone());
-    consumer.start().await.expect("start consumer");
-    let consumer_pub = consumer.endpoint(Role::Pub).expect("bound");
+    let (producer, producer_pub, consumer, consumer_pub) =
+        producer_and_consumer(|producer_pub| vec![producer_pub.to_owned()]).await;
 
     let assert = run_blocking(vec![
         "services".into(),

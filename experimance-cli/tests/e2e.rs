@@ -160,11 +160,8 @@ fn publish_reads_stdin_lines() {
     publish.join().unwrap().success();
 }
 
-/// A `watch` (which subscribes to everything) is not the subscriber `publish` waits for: the
-/// message still reaches the one that subscribes to its topic after the watch has joined.
-#[test]
-fn publish_waits_for_a_subscriber_not_for_a_watch() {
-    let ctx = zmq::Context::new();
+/// `publish ANY_PORT era {"a":1}`, waiting up to 10 s for a subscriber; and where it bound.
+fn publish_era_bound() -> (Spawned, String) {
     let mut publish = spawn(&[
         "publish",
         ANY_PORT,
@@ -175,6 +172,15 @@ fn publish_waits_for_a_subscriber_not_for_a_watch() {
     ]);
     let line = publish.await_stderr("PUB bound to");
     let endpoint = endpoints(&line)[0].clone();
+    (publish, endpoint)
+}
+
+/// A `watch` (which subscribes to everything) is not the subscriber `publish` waits for: the
+/// message still reaches the one that subscribes to its topic after the watch has joined.
+#[test]
+fn publish_waits_for_a_subscriber_not_for_a_watch() {
+    let ctx = zmq::Context::new();
+    let (publish, endpoint) = publish_era_bound();
     let mut watch = spawn(&["watch", &endpoint, "--duration", "20s", "--once"]);
     watch.await_stderr("watch: SUB");
     let subscriber = connected(&ctx, zmq::SUB, &endpoint);
@@ -231,16 +237,8 @@ fn publish_takes_the_topic_from_the_type_and_repeats_at_a_rate() {
 #[test]
 fn publish_binds_by_default_and_a_subscriber_joins() {
     let ctx = zmq::Context::new();
-    let mut publish = spawn(&[
-        "publish",
-        ANY_PORT,
-        "era",
-        r#"{"a":1}"#,
-        "--wait-ms",
-        "10000",
-    ]);
-    let line = publish.await_stderr("PUB bound to");
-    let endpoint = &endpoints(&line)[0];
+    let (publish, endpoint) = publish_era_bound();
+    let endpoint = &endpoint;
     let sub = connected(&ctx, zmq::SUB, endpoint);
     sub.set_subscribe(b"er").unwrap();
     assert_eq!(recv_text(&sub), r#"era {"a":1}"#);
