@@ -49,7 +49,14 @@ use tokio::sync::{mpsc, oneshot};
 /// then the publisher's greeting and READY. Blocking; every read and write has `SAFETY` as its
 /// timeout.
 fn zmtp_sub(port: u16) -> TcpStream {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the publisher");
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the publisher");
+    zmtp_handshake(stream, b"SUB", "publisher")
+}
+
+/// The ZMTP 3.0 NULL handshake on `stream` as a socket of type `ours`: our greeting and
+/// READY, then the `peer`'s greeting and READY, each checked. Blocking; every read and write
+/// has `SAFETY` as its timeout.
+fn zmtp_handshake(mut stream: TcpStream, ours: &[u8], peer: &str) -> TcpStream {
     stream.set_read_timeout(Some(SAFETY)).expect("read timeout");
     stream
         .set_write_timeout(Some(SAFETY))
@@ -63,8 +70,8 @@ fn zmtp_sub(port: u16) -> TcpStream {
     ready.extend_from_slice(b"READY");
     ready.push(11);
     ready.extend_from_slice(b"Socket-Type");
-    ready.extend_from_slice(&3u32.to_be_bytes());
-    ready.extend_from_slice(b"SUB");
+    ready.extend_from_slice(&(ours.len() as u32).to_be_bytes());
+    ready.extend_from_slice(ours);
     let mut out = greeting.to_vec();
     out.extend_from_slice(&[0x04, ready.len() as u8]);
     out.extend_from_slice(&ready);
@@ -73,14 +80,16 @@ fn zmtp_sub(port: u16) -> TcpStream {
     let mut theirs = [0u8; 64];
     stream
         .read_exact(&mut theirs)
-        .expect("the publisher's greeting");
+        .unwrap_or_else(|e| panic!("the {peer}'s greeting: {e}"));
     assert_eq!(
         (theirs[0], theirs[9], theirs[10]),
         (0xff, 0x7f, 3),
         "a ZMTP 3 greeting: {theirs:?}"
     );
     let mut head = [0u8; 2];
-    stream.read_exact(&mut head).expect("the publisher's READY");
+    stream
+        .read_exact(&mut head)
+        .unwrap_or_else(|e| panic!("the {peer}'s READY: {e}"));
     assert_eq!(
         head[0] & 0x04,
         0x04,
@@ -337,38 +346,8 @@ async fn an_oversize_frame_from_one_of_two_publishers_mends_that_connection_only
 /// greeting and READY, then the subscriber's greeting and READY. Blocking, with `SAFETY` as
 /// the timeout of every read and write.
 fn zmtp_pub(listener: &TcpListener) -> TcpStream {
-    let (mut stream, _) = listener.accept().expect("the subscriber connects");
-    stream.set_read_timeout(Some(SAFETY)).expect("read timeout");
-    stream
-        .set_write_timeout(Some(SAFETY))
-        .expect("write timeout");
-    let mut greeting = [0u8; 64];
-    greeting[0] = 0xff;
-    greeting[9] = 0x7f;
-    greeting[10] = 3;
-    greeting[12..16].copy_from_slice(b"NULL");
-    let mut ready = vec![5];
-    ready.extend_from_slice(b"READY");
-    ready.push(11);
-    ready.extend_from_slice(b"Socket-Type");
-    ready.extend_from_slice(&3u32.to_be_bytes());
-    ready.extend_from_slice(b"PUB");
-    let mut out = greeting.to_vec();
-    out.extend_from_slice(&[0x04, ready.len() as u8]);
-    out.extend_from_slice(&ready);
-    stream.write_all(&out).expect("send greeting and READY");
-    let mut theirs = [0u8; 64];
-    stream
-        .read_exact(&mut theirs)
-        .expect("the subscriber's greeting");
-    let mut head = [0u8; 2];
-    stream
-        .read_exact(&mut head)
-        .expect("the subscriber's READY");
-    let mut body = vec![0u8; usize::from(head[1])];
-    stream.read_exact(&mut body).expect("READY body");
-    assert!(body.starts_with(b"\x05READY"), "READY, got {body:?}");
-    stream
+    let (stream, _) = listener.accept().expect("the subscriber connects");
+    zmtp_handshake(stream, b"PUB", "subscriber")
 }
 
 /// A service's SUB connects to a ZMTP publisher over raw TCP that sends one frame over
