@@ -6,9 +6,10 @@
 //! logs a line, on a stderr that the parent chose: a pipe, or a pseudo-terminal.
 
 mod common;
+#[path = "common/pty.rs"]
+mod pty;
 
 use std::io::Read;
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::process::{Command, Stdio};
 
 use common::child;
@@ -52,7 +53,7 @@ fn logged_to_a_pipe(no_color: Option<&str>) -> Vec<u8> {
 
 /// What the child writes to its stderr when that is a pseudo-terminal.
 fn logged_to_a_terminal(no_color: Option<&str>) -> Vec<u8> {
-    let (mut master, slave) = open_pty();
+    let (mut master, slave) = pty::open_pty();
     let child = logging_child(Stdio::from(slave), no_color)
         .spawn()
         .expect("spawn the child");
@@ -72,29 +73,6 @@ fn logged_to_a_terminal(no_color: Option<&str>) -> Vec<u8> {
     let output = child.wait_with_output().expect("wait for the child");
     assert!(output.status.success(), "child failed: {output:?}");
     reader.join().expect("reader thread")
-}
-
-/// A pseudo-terminal: its master end (to read) and its child end (a terminal for the child).
-fn open_pty() -> (std::fs::File, OwnedFd) {
-    let (mut master, mut slave) = (-1, -1);
-    // SAFETY: openpty writes two descriptors it opened, which are then owned here.
-    let opened = unsafe {
-        libc::openpty(
-            &mut master,
-            &mut slave,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
-        )
-    };
-    assert_eq!(opened, 0, "openpty: {}", std::io::Error::last_os_error());
-    // SAFETY: both descriptors were just opened and nothing else owns them.
-    unsafe {
-        (
-            std::fs::File::from_raw_fd(master),
-            OwnedFd::from_raw_fd(slave),
-        )
-    }
 }
 
 fn text(logged: &[u8]) -> String {

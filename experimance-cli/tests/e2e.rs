@@ -3,6 +3,8 @@
 //! stderr lines of the child, or resending until received; never by sleeping.
 
 mod common;
+#[path = "../../tests/common/pty.rs"]
+mod pty;
 
 use std::time::Instant;
 
@@ -554,31 +556,10 @@ fn an_address_in_use_exits_1() {
 #[test]
 fn hz_redraws_in_place_on_a_terminal() {
     use std::io::Read as _;
-    use std::os::fd::{FromRawFd as _, OwnedFd};
 
     let ctx = zmq::Context::new();
     let (publisher, endpoint) = bound(&ctx, zmq::XPUB);
-    let (mut master, slave) = {
-        let (mut master, mut slave) = (-1, -1);
-        // SAFETY: openpty writes two descriptors it opened, which are then owned here.
-        let opened = unsafe {
-            libc::openpty(
-                &mut master,
-                &mut slave,
-                std::ptr::null_mut(),
-                std::ptr::null(),
-                std::ptr::null(),
-            )
-        };
-        assert_eq!(opened, 0, "openpty: {}", std::io::Error::last_os_error());
-        // SAFETY: both descriptors were just opened and nothing else owns them.
-        unsafe {
-            (
-                std::fs::File::from_raw_fd(master),
-                OwnedFd::from_raw_fd(slave),
-            )
-        }
-    };
+    let (mut master, slave) = pty::open_pty();
     let mut hz = bin()
         .args(["hz", &endpoint, "--count", "3", "--every", "50ms"])
         .stdout(std::process::Stdio::from(slave))
