@@ -365,16 +365,7 @@ fn py_type(schema: &Value, at: &dyn Fn() -> String) -> Result<String, CodegenErr
                     types.push(py_type(option, at)?);
                 }
             }
-            let inner = match types.as_slice() {
-                [] => "None".to_owned(),
-                [one] => one.clone(),
-                many => format!("Union[{}]", many.join(", ")),
-            };
-            return Ok(if nullable {
-                format!("Optional[{inner}]")
-            } else {
-                inner
-            });
+            return Ok(union(&types, nullable));
         }
     }
     if let Some(all) = object.get("allOf").and_then(Value::as_array) {
@@ -418,16 +409,21 @@ fn py_type(schema: &Value, at: &dyn Fn() -> String) -> Result<String, CodegenErr
             other => return Err(unsupported(&format!("the type `{other}`"))),
         });
     }
-    let inner = match names.as_slice() {
-        [] => "None".to_owned(),
+    Ok(union(&names, nullable))
+}
+
+/// The annotation of a value of one of `types`, or of none (`null`) when `nullable`.
+fn union(types: &[String], nullable: bool) -> String {
+    let inner = match types {
+        [] => return "None".to_owned(),
         [one] => one.clone(),
         many => format!("Union[{}]", many.join(", ")),
     };
-    Ok(if nullable && !names.is_empty() {
+    if nullable {
         format!("Optional[{inner}]")
     } else {
         inner
-    })
+    }
 }
 
 /// A JSON value as a Python literal.

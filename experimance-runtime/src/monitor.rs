@@ -25,6 +25,18 @@ pub(crate) enum Connection {
     Lost { fd: RawFd, endpoint: String },
 }
 
+impl Connection {
+    /// The address libzmq names the connection by, for the events that carry one.
+    pub(crate) fn endpoint_mut(&mut self) -> Option<&mut String> {
+        match self {
+            Connection::Up { endpoint }
+            | Connection::Retrying { endpoint }
+            | Connection::Lost { endpoint, .. } => Some(endpoint),
+            Connection::Opened(_) => None,
+        }
+    }
+}
+
 /// Which events a monitor reports.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Watch {

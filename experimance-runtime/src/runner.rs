@@ -889,23 +889,15 @@ impl<S: Service> Serve<S> {
         let index = usize::from(role == Role::Pull);
         // Only the connections this socket makes are mended, each by its address as given;
         // a peer that leaves a bound endpoint of the same socket comes back by itself.
-        let event = event.map(|connection| match connection {
-            Connection::Lost { fd, endpoint } => self
-                .connected(role, &endpoint)
-                .map(|endpoint| Connection::Lost { fd, endpoint }),
-            Connection::Retrying { endpoint } => self
-                .connected(role, &endpoint)
-                .map(|endpoint| Connection::Retrying { endpoint }),
-            Connection::Up { endpoint } => self
-                .connected(role, &endpoint)
-                .map(|endpoint| Connection::Up { endpoint }),
-            opened => Some(opened),
-        });
-        let event = match event {
-            Ok(Some(connection)) => Ok(connection),
-            Ok(None) => return,
-            Err(e) => Err(e),
-        };
+        let mut event = event;
+        if let Ok(connection) = &mut event {
+            if let Some(endpoint) = connection.endpoint_mut() {
+                match self.connected(role, endpoint) {
+                    Some(address) => *endpoint = address,
+                    None => return,
+                }
+            }
+        }
         let mending = &mut self.mending[index];
         match event {
             Ok(Connection::Lost { endpoint, .. }) => {
