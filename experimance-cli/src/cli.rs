@@ -49,6 +49,10 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Live table of the services whose heartbeats arrive: state, liveness, rates.
     Watch(WatchArgs),
+    /// Serve a live web page of the installation: a graph of the services and the topics
+    /// and task queues between them, per-topic rates and last messages, per-service health
+    /// and counts, and the same as JSON under /api/.
+    Dashboard(DashboardArgs),
     /// Forward between many publishers and subscribers (ZeroMQ XSUB/XPUB proxy).
     Proxy(ProxyArgs),
     /// Ask running services for their description (sockets, topics, message types) as JSON.
@@ -293,6 +297,29 @@ pub struct WatchArgs {
     pub every: Duration,
 }
 
+/// `dashboard`.
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// The services' PUB endpoints, or a hub's (each connects by default), separated by
+    /// spaces or commas.
+    #[arg(required = true, value_delimiter = ',')]
+    pub addrs: Vec<String>,
+    /// Where the web page is served: IP:PORT (port 0: one the system chooses; the URL is
+    /// printed). It has no login: keep it on a loopback address or a trusted network.
+    #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// The heartbeat interval of services whose description does not say theirs: seconds,
+    /// or with a unit.
+    #[arg(long, value_name = "TIME", default_value = "5s", value_parser = parse_period)]
+    pub interval: Duration,
+    /// A service is `lost` after missing this many heartbeat intervals.
+    #[arg(long, value_name = "N", default_value_t = experimance_runtime::MISSED_INTERVALS)]
+    pub missed: u32,
+    /// How often the page gets a new snapshot: seconds, or with a unit (at least 1s).
+    #[arg(long, value_name = "TIME", default_value = "1s", value_parser = parse_push_period)]
+    pub every: Duration,
+}
+
 /// `proxy`.
 #[derive(Debug, Args)]
 pub struct ProxyArgs {
@@ -420,6 +447,15 @@ pub fn parse_period(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// Parses the dashboard's push period: at least a second, so that no page is updated
+/// faster.
+fn parse_push_period(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        d if d < Duration::from_secs(1) => Err(format!("`{text}` must be at least 1s")),
+        d => Ok(d),
+    }
+}
+
 fn parse_speed(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(x) if x > 0.0 => Ok(x),
@@ -444,6 +480,8 @@ mod tests {
         assert_eq!(parse_speed("inf"), Ok(f64::INFINITY));
         assert!(parse_speed("0").is_err());
         assert!(parse_speed("nan").is_err());
+        assert!(parse_push_period("500ms").is_err());
+        assert_eq!(parse_push_period("2s"), Ok(Duration::from_secs(2)));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! `experimance`: tap, publish, push, pull, hz, record, replay, watch, proxy, describe,
+//! `experimance`: tap, publish, push, pull, hz, record, replay, watch, dashboard, proxy, describe,
 //! check and codegen for services that speak the Experimance wire protocol (see the crate's README).
 
 mod cli;
@@ -7,6 +7,7 @@ mod ctx;
 mod error;
 mod json;
 mod net;
+mod observe;
 
 use clap::Parser;
 
@@ -37,6 +38,7 @@ fn run(cli: Cli) -> error::Result<()> {
         Command::Record(args) => cmd::record::run(&ctx, args),
         Command::Replay(args) => cmd::replay::run(&ctx, args),
         Command::Watch(args) => cmd::watch::run(&ctx, args),
+        Command::Dashboard(args) => cmd::dashboard::run(&ctx, args),
         Command::Proxy(args) => cmd::proxy::run(&ctx, args),
         Command::Describe(args) => cmd::describe::run(&ctx, args),
         Command::Check(args) => cmd::check::run(&ctx, args),

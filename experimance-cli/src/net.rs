@@ -115,18 +115,25 @@ pub fn open_observer(
     specs: &[String],
     topics: &[String],
 ) -> Result<(zmq::Socket, String)> {
-    let (socket, place) = open_sub(ctx, specs, topics)?;
-    socket
-        .set_subscribe(OBSERVER.as_bytes())
-        .map_err(|e| CliError::runtime(format!("cannot subscribe: {e}")))?;
-    Ok((socket, place))
+    open_sub_with(ctx, specs, topics, |s| s.set_subscribe(OBSERVER.as_bytes()))
 }
 
 /// Opens a SUB socket on every spec of `specs` (each connects unless prefixed with `@`),
 /// subscribed to `topics` (every topic when empty).
 pub fn open_sub(ctx: &Ctx, specs: &[String], topics: &[String]) -> Result<(zmq::Socket, String)> {
+    open_sub_with(ctx, specs, topics, |_| Ok(()))
+}
+
+/// As [`open_sub`], with `setup` applied to the socket before it binds or connects.
+pub fn open_sub_with(
+    ctx: &Ctx,
+    specs: &[String],
+    topics: &[String],
+    setup: impl FnOnce(&zmq::Socket) -> zmq::Result<()>,
+) -> Result<(zmq::Socket, String)> {
     let mut places = Vec::new();
     let mut socket: Option<zmq::Socket> = None;
+    let mut setup = Some(setup);
     for spec in specs {
         let opened = match socket.take() {
             None => open(ctx, zmq::SUB, "SUB", Role::Sub, spec, |s, _| {
@@ -137,7 +144,7 @@ pub fn open_sub(ctx: &Ctx, specs: &[String], topics: &[String]) -> Result<(zmq::
                 for topic in topics {
                     s.set_subscribe(topic.as_bytes())?;
                 }
-                Ok(())
+                setup.take().map_or(Ok(()), |setup| setup(s))
             })?,
             Some(existing) => attach(existing, "SUB", Role::Sub, spec)?,
         };

@@ -369,7 +369,7 @@ fn duplicate_names(services: &[ServiceDescription], findings: &mut Vec<Finding>)
 /// with a PUB socket, the topics every such service publishes: its description and its
 /// statistics (`<name>.stats`), which descriptions do not list (nor say whether stats are
 /// turned off: they are taken as on).
-fn published(service: &ServiceDescription) -> Vec<String> {
+pub(crate) fn published(service: &ServiceDescription) -> Vec<String> {
     let mut topics = service.publishes.clone();
     topics.extend(service.heartbeat_topic.clone());
     if service.sockets.iter().any(|s| s.role == "pub") {
@@ -411,10 +411,10 @@ fn unpublished_topics(services: &[ServiceDescription], findings: &mut Vec<Findin
 }
 
 /// A socket of a described service, with the addresses it is known by.
-struct Socket<'a> {
-    service: &'a str,
-    role: &'a str,
-    bind: bool,
+pub(crate) struct Socket<'a> {
+    pub(crate) service: &'a str,
+    pub(crate) role: &'a str,
+    pub(crate) bind: bool,
     /// As configured.
     address: &'a str,
     /// The configured address and, when running, the endpoint in use (a wildcard port
@@ -438,7 +438,7 @@ impl Socket<'_> {
     }
 }
 
-fn sockets(services: &[ServiceDescription]) -> Vec<(Socket<'_>, String)> {
+pub(crate) fn sockets(services: &[ServiceDescription]) -> Vec<(Socket<'_>, String)> {
     let mut all = Vec::new();
     for s in services {
         for d in &s.sockets {
@@ -466,7 +466,7 @@ fn sockets(services: &[ServiceDescription]) -> Vec<(Socket<'_>, String)> {
 }
 
 /// Whether `a` and `b` (of opposite directions) reach each other.
-fn connected(a: &Socket<'_>, b: &Socket<'_>) -> bool {
+pub(crate) fn connected(a: &Socket<'_>, b: &Socket<'_>) -> bool {
     if a.bind == b.bind {
         return false;
     }

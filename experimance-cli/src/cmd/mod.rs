@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod codegen;
+pub mod dashboard;
 pub mod describe;
 pub mod hz;
 pub mod proxy;

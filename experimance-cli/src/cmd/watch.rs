@@ -5,17 +5,14 @@ use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
-use experimance_runtime::{Heartbeat, Liveness, State, Untrusted};
-use serde::Deserialize;
+use experimance_runtime::{Liveness, Untrusted};
 
 use crate::cli::WatchArgs;
 use crate::ctx::{Ctx, Out};
 use crate::error::{CliError, Result};
 use crate::json::{self, Received};
 use crate::net::{self, Recv};
-
-/// The topic suffix of published statistics: `<name>.stats`.
-const STATS_SUFFIX: &str = ".stats";
+use crate::observe::{self, Stats};
 
 /// What is known of one service.
 #[derive(Default)]
@@ -26,40 +23,6 @@ struct Service {
     /// Its last heartbeat said `stopping` or `stopped`.
     leaving: bool,
     stats: Option<Stats>,
-}
-
-/// The latest statistics of a service, with rates.
-struct Stats {
-    send_rate: Option<f64>,
-    receive_rate: Option<f64>,
-    errors: Option<u64>,
-    status: Option<String>,
-    /// `(uptime, messages_sent, messages_received)`, to compute rates between snapshots.
-    counters: Option<(f64, u64, u64)>,
-}
-
-/// The fields of a `StatsSnapshot` that the table shows, read leniently: a service written
-/// in another language may send fewer.
-#[derive(Deserialize)]
-struct StatsFields {
-    service: Option<String>,
-    state: Option<String>,
-    status: Option<String>,
-    uptime: Option<f64>,
-    messages_sent: Option<u64>,
-    messages_received: Option<u64>,
-    errors: Option<u64>,
-    send_rate: Option<f64>,
-    receive_rate: Option<f64>,
-}
-
-/// A heartbeat whose state is not one of the five the runtime knows.
-#[derive(Deserialize)]
-struct LooseHeartbeat {
-    #[serde(rename = "type")]
-    kind: String,
-    service: String,
-    state: Option<serde_json::Value>,
 }
 
 #[derive(Default)]
@@ -82,30 +45,17 @@ impl Table {
                 return false;
             }
         };
-        if let Some(name) = topic.strip_suffix(STATS_SUFFIX) {
-            if let Ok(fields) = serde_json::from_str::<StatsFields>(json) {
-                self.stats(name, fields);
-                return false;
-            }
+        if let Some((name, fields)) = observe::stats(topic, json) {
+            self.stats(name, fields);
+            return false;
         }
-        let (name, state, leaving) = match serde_json::from_str::<Heartbeat>(json) {
-            Ok(hb) if hb.kind == "Heartbeat" => (
-                hb.service,
-                hb.state.to_string(),
-                matches!(hb.state, State::Stopping | State::Stopped),
-            ),
-            _ => match serde_json::from_str::<LooseHeartbeat>(json) {
-                Ok(hb) if hb.kind == "Heartbeat" => {
-                    let state = match hb.state {
-                        Some(serde_json::Value::String(s)) => s,
-                        Some(other) => other.to_string(),
-                        None => "?".to_owned(),
-                    };
-                    let leaving = state == "stopping" || state == "stopped";
-                    (hb.service, state, leaving)
-                }
-                _ => return false,
-            },
+        let Some(observe::Beat {
+            service: name,
+            state,
+            leaving,
+        }) = observe::heartbeat(json)
+        else {
+            return false;
         };
         let service = self.services.entry(name).or_default();
         service.state = Some(state);
@@ -115,38 +65,12 @@ impl Table {
         true
     }
 
-    fn stats(&mut self, topic_name: &str, fields: StatsFields) {
-        let name = fields
-            .service
-            .clone()
-            .unwrap_or_else(|| topic_name.to_owned());
+    fn stats(&mut self, name: String, fields: observe::StatsFields) {
         let service = self.services.entry(name).or_default();
         if service.heard.is_none() {
             service.state = fields.state.clone().or(service.state.take());
         }
-        let counters = match (
-            fields.uptime,
-            fields.messages_sent,
-            fields.messages_received,
-        ) {
-            (Some(u), Some(s), Some(r)) => Some((u, s, r)),
-            _ => None,
-        };
-        // Rates between two snapshots are current; the snapshot's own are lifetime averages.
-        let between = match (service.stats.as_ref().and_then(|s| s.counters), counters) {
-            (Some((u0, s0, r0)), Some((u1, s1, r1))) if u1 > u0 && s1 >= s0 && r1 >= r0 => {
-                let dt = u1 - u0;
-                Some(((s1 - s0) as f64 / dt, (r1 - r0) as f64 / dt))
-            }
-            _ => None,
-        };
-        service.stats = Some(Stats {
-            send_rate: between.map(|b| b.0).or(fields.send_rate),
-            receive_rate: between.map(|b| b.1).or(fields.receive_rate),
-            errors: fields.errors,
-            status: fields.status,
-            counters,
-        });
+        service.stats = Some(Stats::next(service.stats.as_ref(), fields));
     }
 
     fn render(&self, header: &str, timeout: Duration) -> Vec<String> {
