@@ -160,7 +160,12 @@ mod tests {
         );
         assert!(heartbeat(&hb("stopping")).unwrap().leaving);
         assert_eq!(heartbeat(&hb("paused")).unwrap().state, "paused");
-        assert_eq!(heartbeat(r#"{"type":"Heartbeat","service":"B"}"#).unwrap().state, "?");
+        assert_eq!(
+            heartbeat(r#"{"type":"Heartbeat","service":"B"}"#)
+                .unwrap()
+                .state,
+            "?"
+        );
         assert_eq!(heartbeat(r#"{"type":"Other","service":"B"}"#), None);
     }
 

@@ -2,6 +2,8 @@
 //! `experimance` binary run as a child process with a safety timeout.
 #![allow(dead_code)]
 
+pub mod installation;
+
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;

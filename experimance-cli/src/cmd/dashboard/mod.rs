@@ -33,19 +33,17 @@ const WARN_EVERY: Duration = Duration::from_secs(10);
 pub fn run(ctx: &Ctx, args: DashboardArgs) -> Result<()> {
     let mut sockets = Vec::with_capacity(args.addrs.len());
     for spec in &args.addrs {
-        let (socket, place) =
-            net::open_sub_with(ctx, std::slice::from_ref(spec), &[], |s| {
-                s.set_maxmsgsize(MAX_MESSAGE_SIZE)?;
-                s.set_subscribe(net::OBSERVER.as_bytes())?;
-                // Asks every service there for its description (see `describe`).
-                s.set_subscribe(DESCRIPTION_TOPIC.as_bytes())
-            })?;
+        let (socket, place) = net::open_sub_with(ctx, std::slice::from_ref(spec), &[], |s| {
+            s.set_maxmsgsize(MAX_MESSAGE_SIZE)?;
+            s.set_subscribe(net::OBSERVER.as_bytes())?;
+            // Asks every service there for its description (see `describe`).
+            s.set_subscribe(DESCRIPTION_TOPIC.as_bytes())
+        })?;
         ctx.info(format!("dashboard: SUB {place}"));
         sockets.push(socket);
     }
-    let listener = std::net::TcpListener::bind(args.listen).map_err(|e| {
-        CliError::runtime(format!("cannot listen on {}: {e}", args.listen))
-    })?;
+    let listener = std::net::TcpListener::bind(args.listen)
+        .map_err(|e| CliError::runtime(format!("cannot listen on {}: {e}", args.listen)))?;
     let local = listener
         .local_addr()
         .map_err(|e| CliError::runtime(format!("cannot listen on {}: {e}", args.listen)))?;
@@ -113,7 +111,9 @@ fn collect(
                 warned_at = Some(now);
             }
         }
-        let wait = next_tick.saturating_duration_since(Instant::now()).min(TICK);
+        let wait = next_tick
+            .saturating_duration_since(Instant::now())
+            .min(TICK);
         let mut items: Vec<zmq::PollItem<'_>> = sockets
             .iter()
             .map(|s| s.as_poll_item(zmq::POLLIN))

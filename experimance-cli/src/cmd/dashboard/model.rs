@@ -399,7 +399,10 @@ impl Model {
                 }
             }
             for &addr in &seen.addrs {
-                let mut at = self.services.iter().filter(|(_, s)| s.addrs.contains(&addr));
+                let mut at = self
+                    .services
+                    .iter()
+                    .filter(|(_, s)| s.addrs.contains(&addr));
                 if let (Some((name, _)), None) = (at.next(), at.next()) {
                     set.insert(name.clone());
                 }
@@ -463,10 +466,7 @@ impl Model {
         let (rate, bytes_rate) = match t.samples.front() {
             Some(&(at, count, bytes)) if now > at => {
                 let dt = now.duration_since(at).as_secs_f64();
-                (
-                    (t.count - count) as f64 / dt,
-                    (t.bytes - bytes) as f64 / dt,
-                )
+                ((t.count - count) as f64 / dt, (t.bytes - bytes) as f64 / dt)
             }
             _ => (0.0, 0.0),
         };
@@ -502,10 +502,7 @@ impl Model {
 
 /// Whether `service` subscribes (by prefix) to `topic`.
 fn subscribes(service: &ServiceDescription, topic: &str) -> bool {
-    service
-        .sockets
-        .iter()
-        .any(|s| s.role == "sub")
+    service.sockets.iter().any(|s| s.role == "sub")
         && service
             .subscriptions
             .iter()

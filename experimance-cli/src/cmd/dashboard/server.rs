@@ -114,7 +114,10 @@ pub fn serve(ctx: &Ctx, listener: std::net::TcpListener, app: App) -> Result<()>
 /// The routes.
 fn router(app: App) -> Router {
     Router::new()
-        .route("/", get(|| async { asset(INDEX_HTML, "text/html; charset=utf-8") }))
+        .route(
+            "/",
+            get(|| async { asset(INDEX_HTML, "text/html; charset=utf-8") }),
+        )
         .route(
             "/app.js",
             get(|| async { asset(APP_JS, "text/javascript; charset=utf-8") }),
@@ -148,7 +151,9 @@ async fn loopback_only(State(app): State<App>, request: Request, next: Next) -> 
         };
         let local = name.eq_ignore_ascii_case("localhost")
             || name == "[::1]"
-            || name.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback());
+            || name
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| ip.is_loopback());
         if !local {
             return error(
                 StatusCode::FORBIDDEN,
