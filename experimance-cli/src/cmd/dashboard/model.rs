@@ -314,7 +314,11 @@ impl Model {
             self.dropped.topics += 1;
             return;
         }
-        let entry = self.topics.entry(topic.to_owned()).or_default();
+        let entry = self.topics.entry(topic.to_owned()).or_insert_with(|| Topic {
+            // Its rate counts from now, not from the next tick.
+            samples: VecDeque::from([(now, 0, 0)]),
+            ..Topic::default()
+        });
         entry.addrs.insert(addr);
         let Some(json) = json else {
             entry.errors += 1;
@@ -692,7 +696,7 @@ mod tests {
         assert_eq!(snapshot.malformed, 1);
         assert_eq!(
             model.last("era").unwrap().message.unwrap().get(),
-            r#"{"era": "wilderness"}"#
+            r#"{"era":"wilderness"}"#
         );
 
         // Silent for more than 3 intervals (1 s each, from the descriptions): lost.
