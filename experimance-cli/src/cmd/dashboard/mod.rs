@@ -98,14 +98,16 @@ fn collect(
             if dropped != warned && warned_at.is_none_or(|at| now - at >= WARN_EVERY) {
                 ctx.warn(format!(
                     "dashboard: left out to bound memory so far: {} message(s) on topics beyond \
-                     {} or longer than {} bytes, {} from services beyond {}, {} oversized or \
-                     malformed description(s)",
+                     {} or with names longer than {} bytes, {} from services beyond {} or with \
+                     such names, {} description(s) beyond {} described services, too large or \
+                     malformed",
                     dropped.topics,
                     model::MAX_TOPICS,
-                    model::MAX_TOPIC_LEN,
+                    model::MAX_NAME_LEN,
                     dropped.services,
                     model::MAX_SERVICES,
-                    dropped.descriptions
+                    dropped.descriptions,
+                    model::MAX_DESCRIBED,
                 ));
                 warned = dropped;
                 warned_at = Some(now);

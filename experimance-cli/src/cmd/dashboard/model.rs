@@ -3,9 +3,12 @@
 //! between them (from the descriptions' sockets and subscriptions).
 //!
 //! Everything here comes from peers, so everything is bounded: at most [`MAX_SERVICES`]
-//! services and [`MAX_TOPICS`] topics (more are counted in `dropped`, with a warning), topic
-//! names up to [`MAX_TOPIC_LEN`] bytes, a last message kept up to [`MAX_LAST`] bytes and a
-//! description up to [`MAX_DESCRIPTION`] bytes.
+//! services, of which [`MAX_DESCRIBED`] with a description, and [`MAX_TOPICS`] topics (more
+//! are counted in `dropped`, with a warning); names, topics and addresses up to
+//! [`MAX_NAME_LEN`] bytes; a last message kept up to [`MAX_LAST`] bytes; a description up to
+//! [`MAX_DESCRIPTION`] bytes with at most [`MAX_SOCKETS`] sockets and [`MAX_LIST`]
+//! subscriptions and published topics. The graph is worked out at most once a tick, and only
+//! when something it depends on changed, so its cost does not grow with the message rate.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
@@ -19,14 +22,22 @@ use crate::observe::{self, Stats};
 
 /// The most services kept.
 pub const MAX_SERVICES: usize = 256;
+/// The most services whose description is kept.
+pub const MAX_DESCRIBED: usize = 64;
 /// The most topics kept.
 pub const MAX_TOPICS: usize = 1024;
-/// The longest topic kept, in bytes.
-pub const MAX_TOPIC_LEN: usize = 256;
+/// The longest service name, topic or address kept, in bytes.
+pub const MAX_NAME_LEN: usize = 256;
 /// The largest last message kept per topic, in bytes of JSON.
 pub const MAX_LAST: usize = 64 * 1024;
 /// The largest description taken, in bytes of JSON.
 pub const MAX_DESCRIPTION: usize = 1024 * 1024;
+/// The most socket endpoints of a description taken.
+pub const MAX_SOCKETS: usize = 16;
+/// The most subscriptions, and published topics, of a description taken.
+pub const MAX_LIST: usize = 64;
+/// States and health statuses are cut to this many characters.
+const MAX_WORD: usize = 32;
 /// Topic rates are over this much of the recent past.
 pub const RATE_WINDOW: Duration = Duration::from_secs(5);
 
@@ -80,16 +91,31 @@ pub struct Model {
     /// The heartbeat interval of services whose description does not give one.
     interval: Duration,
     missed: u32,
+    /// Edges, publishers and subscribers, as of the last tick.
+    graph: Graph,
+    /// Something the graph depends on changed since.
+    dirty: bool,
+}
+
+/// What the descriptions and the topics' origins say about who talks to whom.
+#[derive(Default)]
+struct Graph {
+    edges: Vec<Edge>,
+    /// Topic → the services that publish it.
+    publishers: BTreeMap<String, Vec<String>>,
+    /// Topic → the described services that subscribe to it.
+    subscribers: BTreeMap<String, Vec<String>>,
 }
 
 /// What was left out to keep the model bounded.
 #[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
 pub struct Dropped {
-    /// Messages on topics beyond [`MAX_TOPICS`] or longer than [`MAX_TOPIC_LEN`].
+    /// Messages on topics beyond [`MAX_TOPICS`] or longer than [`MAX_NAME_LEN`].
     pub topics: u64,
-    /// Heartbeats, statistics and descriptions of services beyond [`MAX_SERVICES`].
+    /// Heartbeats, statistics and descriptions of services beyond [`MAX_SERVICES`], or
+    /// whose name is longer than [`MAX_NAME_LEN`].
     pub services: u64,
-    /// Descriptions larger than [`MAX_DESCRIPTION`] or not descriptions.
+    /// Descriptions beyond the bounds, or malformed.
     pub descriptions: u64,
 }
 
@@ -209,7 +235,7 @@ pub struct LastView {
 }
 
 /// An edge of the graph.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Edge {
     /// The sending service.
     pub from: String,
@@ -233,6 +259,8 @@ impl Model {
             dropped: Dropped::default(),
             interval,
             missed,
+            graph: Graph::default(),
+            dirty: false,
         }
     }
 
@@ -267,14 +295,16 @@ impl Model {
             if let Some((name, fields)) = observe::stats(topic, json) {
                 if let Some(service) = self.service(&name, addr) {
                     if service.heard.is_none() {
-                        service.state = fields.state.clone().or(service.state.take());
+                        service.state = fields.state.as_deref().map(word).or(service.state.take());
                     }
                     service.seen = Some(now);
-                    service.stats = Some(Stats::next(service.stats.as_ref(), fields));
+                    let mut stats = Stats::next(service.stats.as_ref(), fields);
+                    stats.status = stats.status.as_deref().map(word);
+                    service.stats = Some(stats);
                 }
             } else if let Some(beat) = observe::heartbeat(json) {
                 if let Some(service) = self.service(&beat.service, addr) {
-                    service.state = Some(beat.state);
+                    service.state = Some(word(&beat.state));
                     service.leaving = beat.leaving;
                     service.heard = Some(now);
                     service.seen = Some(now);
@@ -284,18 +314,26 @@ impl Model {
         self.count(addr, topic, json, size, now);
     }
 
-    /// The entry of service `name`, heard at `addr`; `None` when there are too many.
+    /// The entry of service `name`, heard at `addr`; `None` when there are too many or the
+    /// name is too long.
     fn service(&mut self, name: &str, addr: usize) -> Option<&mut Service> {
-        if !self.services.contains_key(name) && self.services.len() >= MAX_SERVICES {
+        let known = self.services.contains_key(name);
+        if name.len() > MAX_NAME_LEN || (!known && self.services.len() >= MAX_SERVICES) {
             self.dropped.services += 1;
             return None;
         }
         let service = self.services.entry(name.to_owned()).or_default();
-        service.addrs.insert(addr);
+        // Who is heard where decides who publishes the topics that come from there.
+        self.dirty |= service.addrs.insert(addr);
         Some(service)
     }
 
     fn describe(&mut self, addr: usize, json: &str) {
+        let described = self
+            .services
+            .values()
+            .filter(|s| s.description.is_some())
+            .count();
         let description = match serde_json::from_str::<ServiceDescription>(json) {
             Ok(d) if json.len() <= MAX_DESCRIPTION && d.kind == "ServiceDescription" => d,
             _ => {
@@ -303,23 +341,58 @@ impl Model {
                 return;
             }
         };
-        if let Some(service) = self.service(&description.name.clone(), addr) {
-            service.description = Some(description);
+        let long = |text: &String| text.len() > MAX_NAME_LEN;
+        let bounded = description.sockets.len() <= MAX_SOCKETS
+            && description.subscriptions.len() <= MAX_LIST
+            && description.publishes.len() <= MAX_LIST
+            && !long(&description.service_type)
+            && !description.subscriptions.iter().any(long)
+            && !description.publishes.iter().any(long)
+            && !description.heartbeat_topic.as_ref().is_some_and(long)
+            && !description.sockets.iter().any(|k| {
+                long(&k.address)
+                    || k.endpoint.as_ref().is_some_and(long)
+                    || k.role.len() > 8
+                    || k.direction.len() > 8
+            });
+        let new = self
+            .services
+            .get(&description.name)
+            .is_none_or(|s| s.description.is_none());
+        if !bounded || (new && described >= MAX_DESCRIBED) {
+            self.dropped.descriptions += 1;
+            return;
+        }
+        // Only what the dashboard shows: not the handlers (and their schemas).
+        let description = ServiceDescription {
+            handlers: Vec::new(),
+            watch: Vec::new(),
+            ..description
+        };
+        let name = description.name.clone();
+        if let Some(service) = self.service(&name, addr) {
+            if service.description.as_ref() != Some(&description) {
+                service.description = Some(description);
+                self.dirty = true;
+            }
         }
     }
 
     fn count(&mut self, addr: usize, topic: &str, json: Option<&str>, size: usize, now: Instant) {
         let known = self.topics.contains_key(topic);
-        if topic.len() > MAX_TOPIC_LEN || (!known && self.topics.len() >= MAX_TOPICS) {
+        if topic.len() > MAX_NAME_LEN || (!known && self.topics.len() >= MAX_TOPICS) {
             self.dropped.topics += 1;
             return;
         }
-        let entry = self.topics.entry(topic.to_owned()).or_insert_with(|| Topic {
-            // Its rate counts from now, not from the next tick.
-            samples: VecDeque::from([(now, 0, 0)]),
-            ..Topic::default()
-        });
-        entry.addrs.insert(addr);
+        let entry = self
+            .topics
+            .entry(topic.to_owned())
+            .or_insert_with(|| Topic {
+                // Its rate counts from now, not from the next tick.
+                samples: VecDeque::from([(now, 0, 0)]),
+                ..Topic::default()
+            });
+        self.dirty |= entry.addrs.insert(addr);
         let Some(json) = json else {
             entry.errors += 1;
             return;
@@ -334,8 +407,12 @@ impl Model {
         });
     }
 
-    /// Records the counts of every topic, for the rates; called about once a second.
+    /// Records the counts of every topic, for the rates, and works the graph out again if
+    /// something it depends on changed; called about once a second.
     pub fn tick(&mut self, now: Instant) {
+        if std::mem::take(&mut self.dirty) {
+            self.graph = self.graph();
+        }
         for topic in self.topics.values_mut() {
             topic.samples.push_back((now, topic.count, topic.bytes));
             while topic.samples.len() > 2
@@ -364,14 +441,8 @@ impl Model {
         })
     }
 
-    /// The whole picture at `now`.
+    /// The whole picture at `now` (the graph as of the last tick).
     pub fn snapshot(&self, now: Instant) -> Snapshot {
-        let described: Vec<ServiceDescription> = self
-            .services
-            .values()
-            .filter_map(|s| s.description.clone())
-            .collect();
-        let publishers = self.publishers(&described);
         Snapshot {
             generated_at: unix(SystemTime::now()),
             addresses: self.addrs.clone(),
@@ -383,23 +454,33 @@ impl Model {
             topics: self
                 .topics
                 .iter()
-                .map(|(name, t)| self.topic_view(name, t, &described, &publishers, now))
+                .map(|(name, t)| self.topic_view(name, t, now))
                 .collect(),
-            edges: edges(&described, &publishers),
+            edges: self.graph.edges.clone(),
             malformed: self.malformed,
             dropped: self.dropped,
         }
     }
 
-    /// Topic → the services that publish it: declared in a description, or, for a topic
-    /// that came from an ADDR where one service alone was heard, that service.
-    fn publishers(&self, described: &[ServiceDescription]) -> BTreeMap<&str, BTreeSet<String>> {
-        let mut publishers: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    /// Works out the graph from the descriptions and where each topic came from.
+    fn graph(&self) -> Graph {
+        let described: Vec<ServiceDescription> = self
+            .services
+            .values()
+            .filter_map(|s| s.description.clone())
+            .collect();
+        // Topic → publishers: declared in a description, or, for a topic that came from an
+        // ADDR where one service alone was heard, that service.
+        let declared: Vec<(&str, Vec<String>)> = described
+            .iter()
+            .map(|d| (d.name.as_str(), check::published(d)))
+            .collect();
+        let mut publishers: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (topic, seen) in &self.topics {
-            let set = publishers.entry(topic.as_str()).or_default();
-            for d in described {
-                if check::published(d).iter().any(|t| t == topic) {
-                    set.insert(d.name.clone());
+            let set = publishers.entry(topic.clone()).or_default();
+            for (name, topics) in &declared {
+                if topics.iter().any(|t| t == topic) {
+                    set.insert((*name).to_owned());
                 }
             }
             for &addr in &seen.addrs {
@@ -412,7 +493,26 @@ impl Model {
                 }
             }
         }
-        publishers
+        let subscribers = self
+            .topics
+            .keys()
+            .map(|topic| {
+                let names = described
+                    .iter()
+                    .filter(|d| subscribes(d, topic))
+                    .map(|d| d.name.clone())
+                    .collect();
+                (topic.clone(), names)
+            })
+            .collect();
+        Graph {
+            edges: edges(&described, &publishers),
+            publishers: publishers
+                .into_iter()
+                .map(|(topic, set)| (topic, set.into_iter().collect()))
+                .collect(),
+            subscribers,
+        }
     }
 
     fn service_view(&self, name: &str, s: &Service, now: Instant) -> ServiceView {
@@ -459,14 +559,7 @@ impl Model {
         }
     }
 
-    fn topic_view(
-        &self,
-        name: &str,
-        t: &Topic,
-        described: &[ServiceDescription],
-        publishers: &BTreeMap<&str, BTreeSet<String>>,
-        now: Instant,
-    ) -> TopicView {
+    fn topic_view(&self, name: &str, t: &Topic, now: Instant) -> TopicView {
         let (rate, bytes_rate) = match t.samples.front() {
             Some(&(at, count, bytes)) if now > at => {
                 let dt = now.duration_since(at).as_secs_f64();
@@ -476,15 +569,13 @@ impl Model {
         };
         TopicView {
             topic: name.to_owned(),
-            publishers: publishers
+            publishers: self.graph.publishers.get(name).cloned().unwrap_or_default(),
+            subscribers: self
+                .graph
+                .subscribers
                 .get(name)
-                .map(|p| p.iter().cloned().collect())
+                .cloned()
                 .unwrap_or_default(),
-            subscribers: described
-                .iter()
-                .filter(|d| subscribes(d, name))
-                .map(|d| d.name.clone())
-                .collect(),
             addresses: t.addrs.iter().map(|&i| self.addrs[i].clone()).collect(),
             count: t.count,
             rate: round(rate),
@@ -526,7 +617,7 @@ fn on_edges(topic: &str) -> bool {
 /// PUSH of `a` reaches a PULL of `b`.
 fn edges(
     described: &[ServiceDescription],
-    publishers: &BTreeMap<&str, BTreeSet<String>>,
+    publishers: &BTreeMap<String, BTreeSet<String>>,
 ) -> Vec<Edge> {
     let sockets = check::sockets(described);
     let unbound = |s: &check::Socket<'_>| {
@@ -553,7 +644,7 @@ fn edges(
             publishers
                 .iter()
                 .filter(|(_, p)| p.contains(&a.name))
-                .map(|(t, _)| (*t).to_owned()),
+                .map(|(t, _)| t.clone()),
         );
         for b in described {
             if a.name == b.name {
@@ -583,6 +674,11 @@ fn edges(
         }
     }
     edges
+}
+
+/// `text` cut to [`MAX_WORD`] characters.
+fn word(text: &str) -> String {
+    text.chars().take(MAX_WORD).collect()
 }
 
 fn unix(t: SystemTime) -> f64 {
@@ -664,6 +760,7 @@ mod tests {
         model.take(0, &[b"era not-json".to_vec()], t0);
         model.take(0, &[b"junk".to_vec()], t0);
         let t1 = t0 + Duration::from_secs(2);
+        model.tick(t1);
         let snapshot = model.snapshot(t1);
 
         let names: Vec<&str> = snapshot.services.iter().map(|s| s.name.as_str()).collect();
@@ -713,7 +810,7 @@ mod tests {
         for i in 0..MAX_TOPICS + 10 {
             model.take(0, &frame(&format!("t{i}"), json!(1)), t0);
         }
-        model.take(0, &frame(&"x".repeat(MAX_TOPIC_LEN + 1), json!(1)), t0);
+        model.take(0, &frame(&"x".repeat(MAX_NAME_LEN + 1), json!(1)), t0);
         for i in 0..MAX_SERVICES + 5 {
             model.take(0, &frame("hb", beat(&format!("s{i}"), "running")), t0);
         }
@@ -728,5 +825,28 @@ mod tests {
         let last = model.last("t0").unwrap();
         assert!(last.truncated && last.message.is_none());
         assert!(last.bytes > MAX_LAST);
+
+        // Descriptions: bounded in number and in size.
+        let mut model = Model::new(vec!["a".into()], Duration::from_secs(5), 3);
+        let pub_socket = || socket("pub", "bind", "tcp://127.0.0.1:5555");
+        for i in 0..MAX_DESCRIBED + 2 {
+            let d = description(&format!("s{i}"), vec![pub_socket()], &[], &[]);
+            model.take(0, &frame(DESCRIPTION_TOPIC, d), t0);
+        }
+        let too_many_sockets = description("wide", vec![pub_socket(); MAX_SOCKETS + 1], &[], &[]);
+        model.take(0, &frame(DESCRIPTION_TOPIC, too_many_sockets), t0);
+        let long = "x".repeat(MAX_NAME_LEN + 1);
+        let long_topic = description("long", vec![pub_socket()], &[long.as_str()], &[]);
+        model.take(0, &frame(DESCRIPTION_TOPIC, long_topic), t0);
+        model.take(0, &frame("hb", beat(&long, "running")), t0);
+        model.take(0, &frame("hb", beat("s0", &"y".repeat(1000))), t0);
+        assert_eq!(model.dropped().descriptions, 2 + 2);
+        assert_eq!(model.dropped().services, 1);
+        model.tick(t0);
+        let snapshot = model.snapshot(t0);
+        let described = snapshot.services.iter().filter(|s| s.described).count();
+        assert_eq!(described, MAX_DESCRIBED);
+        let s0 = snapshot.services.iter().find(|s| s.name == "s0").unwrap();
+        assert_eq!(s0.state.as_ref().map(String::len), Some(MAX_WORD));
     }
 }
