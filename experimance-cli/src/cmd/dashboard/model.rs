@@ -619,24 +619,36 @@ fn edges(
     described: &[ServiceDescription],
     publishers: &BTreeMap<String, BTreeSet<String>>,
 ) -> Vec<Edge> {
+    // Which services reach which, socket by socket, once: O(sockets²).
     let sockets = check::sockets(described);
-    let unbound = |s: &check::Socket<'_>| {
-        !s.bind
-            && !sockets
-                .iter()
-                .any(|(other, _)| other.bind && check::connected(s, other))
-    };
-    let reach = |a: &str, ra: &str, b: &str, rb: &str, via_proxy: bool| {
-        sockets.iter().any(|(x, _)| {
-            x.service == a
-                && x.role == ra
-                && sockets.iter().any(|(y, _)| {
-                    y.service == b
-                        && y.role == rb
-                        && (check::connected(x, y) || (via_proxy && unbound(x) && unbound(y)))
-                })
+    let unbound: Vec<bool> = sockets
+        .iter()
+        .map(|(s, _)| {
+            !s.bind
+                && !sockets
+                    .iter()
+                    .any(|(other, _)| other.bind && check::connected(s, other))
         })
-    };
+        .collect();
+    let mut topic_pairs: BTreeSet<(&str, &str)> = BTreeSet::new();
+    let mut task_pairs: BTreeSet<(&str, &str)> = BTreeSet::new();
+    for (i, (x, _)) in sockets.iter().enumerate() {
+        for (j, (y, _)) in sockets.iter().enumerate() {
+            if x.service == y.service {
+                continue;
+            }
+            let pair = (x.service, y.service);
+            match (x.role, y.role) {
+                ("pub", "sub") if check::connected(x, y) || (unbound[i] && unbound[j]) => {
+                    topic_pairs.insert(pair);
+                }
+                ("push", "pull") if check::connected(x, y) => {
+                    task_pairs.insert(pair);
+                }
+                _ => {}
+            }
+        }
+    }
     let mut edges = Vec::new();
     for a in described {
         let mut sent: BTreeSet<String> = check::published(a).into_iter().collect();
@@ -650,12 +662,16 @@ fn edges(
             if a.name == b.name {
                 continue;
             }
-            let topics: Vec<String> = sent
-                .iter()
-                .filter(|t| on_edges(t) && subscribes(b, t))
-                .cloned()
-                .collect();
-            if !topics.is_empty() && reach(&a.name, "pub", &b.name, "sub", true) {
+            let pair = (a.name.as_str(), b.name.as_str());
+            let topics: Vec<String> = if topic_pairs.contains(&pair) {
+                sent.iter()
+                    .filter(|t| on_edges(t) && subscribes(b, t))
+                    .cloned()
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            if !topics.is_empty() {
                 edges.push(Edge {
                     from: a.name.clone(),
                     to: b.name.clone(),
@@ -663,7 +679,7 @@ fn edges(
                     topics,
                 });
             }
-            if reach(&a.name, "push", &b.name, "pull", false) {
+            if task_pairs.contains(&pair) {
                 edges.push(Edge {
                     from: a.name.clone(),
                     to: b.name.clone(),
@@ -801,6 +817,58 @@ mod tests {
         let later = model.snapshot(t1 + Duration::from_millis(3500));
         let liveness: Vec<&str> = later.services.iter().map(|s| s.liveness).collect();
         assert_eq!(liveness, ["lost", "stopping"]);
+    }
+
+    #[test]
+    fn edges_through_a_proxy_but_not_between_strangers() {
+        let t0 = Instant::now();
+        let mut model = Model::new(vec!["hub".into()], Duration::from_secs(5), 3);
+        let services = [
+            // Both connect to a proxy (which no description binds): an edge.
+            description(
+                "camera",
+                vec![socket("pub", "connect", "tcp://hub:6000")],
+                &[],
+                &["frame"],
+            ),
+            description(
+                "viewer",
+                vec![socket("sub", "connect", "tcp://hub:6001")],
+                &["frame", "status"],
+                &[],
+            ),
+            // Its PUB connects to the controller's bound SUB: it reaches the controller,
+            // not the viewer, though the viewer subscribes to `status`.
+            description(
+                "controller",
+                vec![socket("sub", "bind", "tcp://*:7000")],
+                &["status"],
+                &[],
+            ),
+            description(
+                "worker",
+                vec![socket("pub", "connect", "tcp://localhost:7000")],
+                &[],
+                &["status"],
+            ),
+        ];
+        for d in services {
+            model.take(0, &frame(DESCRIPTION_TOPIC, d), t0);
+        }
+        model.tick(t0);
+        let edges: Vec<(String, String, Vec<String>)> = model
+            .snapshot(t0)
+            .edges
+            .into_iter()
+            .map(|e| (e.from, e.to, e.topics))
+            .collect();
+        assert_eq!(
+            edges,
+            [
+                ("camera".into(), "viewer".into(), vec!["frame".into()]),
+                ("worker".into(), "controller".into(), vec!["status".into()]),
+            ]
+        );
     }
 
     #[test]
