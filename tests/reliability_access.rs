@@ -1,7 +1,7 @@
 //! Access control (issue 4): ZAP (RFC 27) on bound sockets, PLAIN credentials and an IP
 //! allow-list, in both directions: a refused peer's messages never reach a handler, and a
-//! refused peer receives nothing. Refusals are logged; secrets never are. CURVE, which the
-//! vendored libzmq cannot do, fails at start.
+//! refused peer receives nothing. Refusals are logged; secrets never are. CURVE without keys
+//! fails at start (CURVE itself: `tests/curve.rs`).
 //!
 //! Every refusal is observed as an event: the raw peer's socket monitor reports the failed
 //! handshake. Windows in which nothing may arrive are closed by a later event (a second
@@ -414,20 +414,18 @@ struct Encrypted;
 #[handlers]
 impl Encrypted {}
 
-/// `curve = true` fails at start with `Error::Config` that says why (this libzmq has no CURVE,
-/// or CURVE keys are not implemented), binds nothing, and leaves the service stopped and
-/// `fatal`: it never falls back to running unencrypted.
+/// `curve = true` without keys fails at start with `Error::Config` that names the missing key,
+/// binds nothing, and leaves the service stopped and `fatal`: it never falls back to running
+/// unencrypted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn curve_is_refused_at_start_never_silently_dropped() {
+async fn curve_without_keys_is_refused_at_start_never_silently_dropped() {
     let address = reliability_support::free_tcp_address();
     let runner = Runner::new(Encrypted).with_address(Role::Pub, address.clone());
     match runner.start().await {
         Err(Error::Config { service, message }) => {
             assert_eq!(service, "Encrypted");
             assert!(message.contains("CURVE"), "{message}");
-            if zmq::has("curve") != Some(true) {
-                assert!(message.contains("libsodium"), "{message}");
-            }
+            assert!(message.contains("curve_secret_key"), "{message}");
         }
         other => panic!("expected Error::Config, got {other:?}"),
     }

@@ -204,6 +204,16 @@ fn spec_fields(attr: &ServiceAttr) -> Vec<TokenStream> {
     if let Some(curve) = attr.curve {
         auth.push(quote!(curve: #curve));
     }
+    let curve_keys = ["curve_secret_key", "curve_public_key", "curve_server_key"];
+    for (key, lit) in curve_keys.iter().zip(&attr.curve_keys) {
+        if let Some(lit) = lit {
+            let key = syn::Ident::new(key, proc_macro2::Span::call_site());
+            auth.push(quote!(#key: ::core::option::Option::Some(#lit)));
+        }
+    }
+    if let Some(list) = &attr.curve_allow {
+        auth.push(quote!(curve_allow: &[#(#list),*]));
+    }
     if !auth.is_empty() {
         fields.push(quote!(auth: #p::AuthSpec { #(#auth,)* ..#p::ServiceSpec::DEFAULT.auth }));
     }

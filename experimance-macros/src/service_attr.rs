@@ -31,11 +31,15 @@ pub(crate) const USERNAME: &str = "username";
 pub(crate) const PASSWORD: &str = "password";
 pub(crate) const ALLOW: &str = "allow";
 pub(crate) const CURVE: &str = "curve";
+pub(crate) const CURVE_SECRET_KEY: &str = "curve_secret_key";
+pub(crate) const CURVE_PUBLIC_KEY: &str = "curve_public_key";
+pub(crate) const CURVE_SERVER_KEY: &str = "curve_server_key";
+pub(crate) const CURVE_ALLOW: &str = "curve_allow";
 pub(crate) const PUBLISHES: &str = "publishes";
 pub(crate) const DEFAULT_TOPIC: &str = "default_topic";
 pub(crate) const HUB: &str = "hub";
 
-const KEYS: [&str; 27] = [
+const KEYS: [&str; 31] = [
     NAME,
     PUB,
     SUB,
@@ -61,6 +65,10 @@ const KEYS: [&str; 27] = [
     PASSWORD,
     ALLOW,
     CURVE,
+    CURVE_SECRET_KEY,
+    CURVE_PUBLIC_KEY,
+    CURVE_SERVER_KEY,
+    CURVE_ALLOW,
     PUBLISHES,
     HUB,
 ];
@@ -101,6 +109,10 @@ pub(crate) struct ServiceAttr {
     pub(crate) password: Option<LitStr>,
     pub(crate) allow: Option<Vec<LitStr>>,
     pub(crate) curve: Option<bool>,
+    /// `curve_secret_key`, `curve_public_key`, `curve_server_key`: a key file, or (not the
+    /// secret) a key.
+    pub(crate) curve_keys: [Option<LitStr>; 3],
+    pub(crate) curve_allow: Option<Vec<LitStr>>,
     pub(crate) publishes: Option<Vec<LitStr>>,
 }
 
@@ -296,6 +308,33 @@ impl ServiceAttr {
                 }
                 set(&mut self.publishes, list, repeated)
             }
+            CURVE_SECRET_KEY | CURVE_PUBLIC_KEY | CURVE_SERVER_KEY => {
+                let lit = string(meta)?;
+                let value = lit.value();
+                if value.trim().is_empty() {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        format!("`{key}` must not be empty: a key file, or remove the key"),
+                    ));
+                }
+                if key == CURVE_SECRET_KEY && looks_like_curve_key(&value) {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        "a CURVE secret key does not belong in the source: give the path of a \
+                         key file (as `experimance keygen` writes), or set it at run time with \
+                         the EXPERIMANCE_<NAME>_CURVE_SECRET_KEY variable",
+                    ));
+                }
+                let index = [CURVE_SECRET_KEY, CURVE_PUBLIC_KEY, CURVE_SERVER_KEY]
+                    .iter()
+                    .position(|k| *k == key)
+                    .unwrap_or(0);
+                set(&mut self.curve_keys[index], lit, repeated)
+            }
+            CURVE_ALLOW => {
+                let list = string_list(meta, CURVE_ALLOW, "\"keys/display.key\"")?;
+                set(&mut self.curve_allow, list, repeated)
+            }
             CURVE => {
                 let value: syn::LitBool = meta
                     .value()?
@@ -438,6 +477,15 @@ fn check_network(lit: &LitStr) -> syn::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether `text` is a CURVE key written out (40 characters of Z85) rather than a path.
+fn looks_like_curve_key(text: &str) -> bool {
+    let text = text.trim();
+    text.len() == 40
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:+=^!/*?&<>()[]{}@%$#".contains(&b))
 }
 
 /// A non-empty list of string literals, for `watch` and `allow`.

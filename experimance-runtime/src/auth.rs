@@ -1,5 +1,5 @@
-//! Access control of bound sockets through ZAP (ZeroMQ RFC 27): PLAIN credentials and an IP
-//! allow-list, checked by a handler that runs inside the service.
+//! Access control of bound sockets through ZAP (ZeroMQ RFC 27): PLAIN credentials, CURVE
+//! client keys and an IP allow-list, checked by a handler that runs inside the service.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::core::Core;
+use crate::curve::Curve;
 use crate::error::Error;
 use crate::socket::AsyncSocket;
 use crate::untrusted::Untrusted;
@@ -23,8 +24,8 @@ pub struct Auth {
     pub plain: Option<(String, String)>,
     /// Networks allowed to connect to bound sockets; empty allows every address.
     pub allow: Vec<Network>,
-    /// CURVE encryption, which this build of libzmq cannot do unless it has libsodium.
-    pub curve: bool,
+    /// CURVE encryption: bound sockets are CURVE servers, connecting ones clients.
+    pub curve: Option<Curve>,
 }
 
 impl fmt::Debug for Auth {
@@ -43,21 +44,27 @@ impl fmt::Debug for Auth {
 impl Auth {
     /// Whether bound sockets must consult the ZAP handler.
     pub(crate) fn enabled(&self) -> bool {
-        self.plain.is_some() || !self.allow.is_empty()
+        self.plain.is_some()
+            || !self.allow.is_empty()
+            || self.curve.as_ref().is_some_and(|c| !c.allow.is_empty())
     }
 
     /// Fails when CURVE is asked for and libzmq cannot provide it; never falls back.
     pub(crate) fn check_supported(&self, service: &str) -> Result<(), Error> {
-        if self.curve && zmq::has("curve") != Some(true) {
+        if self.curve.is_some() && zmq::has("curve") != Some(true) {
             return Err(Error::Config {
                 service: service.to_owned(),
-                message: "CURVE was asked for, but this libzmq was built without CURVE support (it needs libsodium); refusing to run unencrypted".to_owned(),
+                message: "CURVE was asked for, but this libzmq was built without CURVE support \
+                          (it needs libsodium: build with this workspace's patched `zmq-sys`); \
+                          refusing to run unencrypted"
+                    .to_owned(),
             });
         }
-        if self.curve {
+        if self.curve.is_some() && self.plain.is_some() {
             return Err(Error::Config {
                 service: service.to_owned(),
-                message: "CURVE key management is not implemented yet; refusing to run unencrypted"
+                message: "CURVE and PLAIN are both asked for; a socket has one mechanism: CURVE \
+                          authenticates by key (`curve_allow`), so drop `username`/`password`"
                     .to_owned(),
             });
         }
@@ -75,6 +82,13 @@ impl Auth {
             if !self.allow.iter().any(|n| n.contains(ip)) {
                 return Err("address not allowed");
             }
+        }
+        if let Some(curve) = &self.curve {
+            return match (mechanism, credentials) {
+                (b"CURVE", [key]) if curve.allows(key) => Ok(String::new()),
+                (b"CURVE", _) => Err("CURVE key not allowed"),
+                _ => Err("CURVE required"),
+            };
         }
         match &self.plain {
             None => Ok(String::new()),
@@ -208,10 +222,20 @@ pub(crate) async fn serve(
             Err(reason) => {
                 core.counters.error();
                 if core.throttles.refused.allow() {
+                    // A refused CURVE client is told apart by the first 8 of the 40
+                    // characters of its public key: enough to find its key file, and no key
+                    // is ever logged whole.
+                    let key = match (mechanism, request.get(6)) {
+                        (b"CURVE", Some(key)) => zmq::z85_encode(key)
+                            .map(|k| format!("{}…", &k[..8]))
+                            .unwrap_or_default(),
+                        _ => String::new(),
+                    };
                     tracing::warn!(
                         service,
                         peer = %Untrusted::str(&address),
                         mechanism = %Untrusted(mechanism),
+                        client_key = %Untrusted::str(&key),
                         reason,
                         "connection refused"
                     );
@@ -241,8 +265,41 @@ mod tests {
         Auth {
             plain: plain.then(|| ("user".to_owned(), "secret".to_owned())),
             allow: allow.iter().map(|n| n.parse().unwrap()).collect(),
-            curve: false,
+            curve: None,
         }
+    }
+
+    #[test]
+    fn curve_keys_are_checked_against_the_allowed_ones() {
+        let client = Curve::generate().unwrap();
+        let stranger = Curve::generate().unwrap();
+        let server = Auth {
+            curve: Some(
+                Curve::generate()
+                    .unwrap()
+                    .with_allowed([client.public.clone()]),
+            ),
+            ..Auth::default()
+        };
+        let key = |c: &Curve| vec![c.public.as_bytes().to_vec()];
+        assert!(server.decide("127.0.0.1", b"CURVE", &key(&client)).is_ok());
+        assert!(server
+            .decide("127.0.0.1", b"CURVE", &key(&stranger))
+            .is_err());
+        assert!(server.decide("127.0.0.1", b"NULL", &[]).is_err());
+        // Keys and the IP allow-list together.
+        let both = Auth {
+            allow: vec!["10.0.0.0/8".parse().unwrap()],
+            ..server.clone()
+        };
+        assert!(both.decide("127.0.0.1", b"CURVE", &key(&client)).is_err());
+        assert!(both.decide("10.1.2.3", b"CURVE", &key(&client)).is_ok());
+        // No allowed keys: every client that completes the handshake.
+        let open = Auth {
+            curve: Some(Curve::generate().unwrap()),
+            ..Auth::default()
+        };
+        assert!(open.decide("127.0.0.1", b"CURVE", &key(&stranger)).is_ok());
     }
 
     #[test]

@@ -113,6 +113,14 @@ pub struct ServiceConfig {
     pub allow: Option<Vec<String>>,
     /// Whether CURVE encryption is asked for.
     pub curve: Option<bool>,
+    /// This service's CURVE secret key, or a key file (better: a file).
+    pub curve_secret_key: Option<String>,
+    /// This service's CURVE public key, or a key file.
+    pub curve_public_key: Option<String>,
+    /// The public key (or key file) of the servers its connecting sockets connect to.
+    pub curve_server_key: Option<String>,
+    /// The client public keys (or key files) its bound sockets accept.
+    pub curve_allow: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for ServiceConfig {
@@ -145,6 +153,13 @@ impl std::fmt::Debug for ServiceConfig {
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("allow", &self.allow)
             .field("curve", &self.curve)
+            .field(
+                "curve_secret_key",
+                &self.curve_secret_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("curve_public_key", &self.curve_public_key)
+            .field("curve_server_key", &self.curve_server_key)
+            .field("curve_allow", &self.curve_allow)
             .finish()
     }
 }

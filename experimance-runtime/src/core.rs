@@ -70,6 +70,8 @@ pub(crate) struct Core {
     pub(crate) throttles: Throttles,
     /// What the PUB socket's subscribers may make it hold.
     pub(crate) budget: Mutex<Budget>,
+    /// Whether the current run speaks CURVE (for what a failed handshake log says).
+    pub(crate) curve: std::sync::atomic::AtomicBool,
 }
 
 /// A passing trouble that makes a healthy service's health `warning` while it lasts.
@@ -106,6 +108,7 @@ impl Core {
             stop_asked: Mutex::new(None),
             throttles: Throttles::new(),
             budget: Mutex::new(Budget::default()),
+            curve: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -244,11 +247,22 @@ impl Core {
         };
         let mut budget = lock(&self.budget);
         let mut monitor = outbox.monitor.as_mut();
+        let bound = outbox.socket.bound_endpoints();
         let mut follow = |budget: &mut Budget| {
             while let Some(Ok(Some(event))) = monitor.as_mut().map(|m| m.try_next()) {
                 match event {
                     Connection::Opened(fd) => budget.opened(fd),
                     Connection::Lost { fd, .. } => budget.closed(fd),
+                    Connection::HandshakeFailed { endpoint, reason } => {
+                        crate::monitor::report_handshake(
+                            self,
+                            crate::Role::Pub,
+                            &endpoint,
+                            reason,
+                            self.curve.load(std::sync::atomic::Ordering::Relaxed),
+                            bound.contains(&endpoint),
+                        );
+                    }
                     Connection::Up { .. } | Connection::Retrying { .. } => {}
                 }
             }

@@ -11,6 +11,7 @@ pub mod codegen;
 mod config;
 mod context;
 mod core;
+pub mod curve;
 mod deadline;
 mod description;
 mod dispatch;
@@ -41,6 +42,7 @@ pub use address::{env_var_name, Addresses, Direction, Endpoint, Role};
 pub use auth::{Auth, Network};
 pub use config::{parse_duration, Config, ServiceConfig, CONFIG_ENV};
 pub use context::Context;
+pub use curve::{Curve, CurveKey};
 pub use description::{
     HandlerDescription, ServiceDescription, SocketDescription, DESCRIPTION_TOPIC,
 };

@@ -23,6 +23,12 @@ pub(crate) enum Connection {
     Retrying { endpoint: String },
     /// An established connection was lost (its descriptor).
     Lost { fd: RawFd, endpoint: String },
+    /// A handshake failed (a CURVE key that does not match, a refusal by the peer's ZAP
+    /// handler): what libzmq says of it.
+    HandshakeFailed {
+        endpoint: String,
+        reason: &'static str,
+    },
 }
 
 impl Connection {
@@ -31,7 +37,8 @@ impl Connection {
         match self {
             Connection::Up { endpoint }
             | Connection::Retrying { endpoint }
-            | Connection::Lost { endpoint, .. } => Some(endpoint),
+            | Connection::Lost { endpoint, .. }
+            | Connection::HandshakeFailed { endpoint, .. } => Some(endpoint),
             Connection::Opened(_) => None,
         }
     }
@@ -45,6 +52,8 @@ pub(crate) enum Watch {
     Mending,
     /// Opened and lost connections: to know a bound socket's peers.
     Peers,
+    /// Failed handshakes alone: to say why a connecting socket gets nowhere.
+    Handshakes,
 }
 
 /// The receiving end of a libzmq socket monitor.
@@ -68,11 +77,20 @@ impl Monitor {
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
         use zmq::SocketEvent as E;
+        let failures = E::HANDSHAKE_FAILED_NO_DETAIL as i32
+            | E::HANDSHAKE_FAILED_PROTOCOL as i32
+            | E::HANDSHAKE_FAILED_AUTH as i32;
         let events = match watch {
             Watch::Mending => {
-                E::DISCONNECTED as i32 | E::HANDSHAKE_SUCCEEDED as i32 | E::CONNECT_RETRIED as i32
+                E::DISCONNECTED as i32
+                    | E::HANDSHAKE_SUCCEEDED as i32
+                    | E::CONNECT_RETRIED as i32
+                    | failures
             }
-            Watch::Peers => E::ACCEPTED as i32 | E::CONNECTED as i32 | E::DISCONNECTED as i32,
+            Watch::Peers => {
+                E::ACCEPTED as i32 | E::CONNECTED as i32 | E::DISCONNECTED as i32 | failures
+            }
+            Watch::Handshakes => failures,
         };
         watched.monitor(&endpoint, events)?;
         let socket = context.socket(zmq::PAIR)?;
@@ -133,9 +151,60 @@ impl Monitor {
                 Some((k, _)) if k == E::HANDSHAKE_SUCCEEDED as u16 => Connection::Up { endpoint },
                 Some((k, _)) if k == E::CONNECT_RETRIED as u16 => Connection::Retrying { endpoint },
                 Some((k, fd)) if k == E::DISCONNECTED as u16 => Connection::Lost { fd, endpoint },
+                Some((k, _)) if k == E::HANDSHAKE_FAILED_NO_DETAIL as u16 => {
+                    Connection::HandshakeFailed {
+                        endpoint,
+                        reason: "the peer closed the connection during the handshake",
+                    }
+                }
+                Some((k, _)) if k == E::HANDSHAKE_FAILED_PROTOCOL as u16 => {
+                    Connection::HandshakeFailed {
+                        endpoint,
+                        reason: "the peer broke the handshake protocol",
+                    }
+                }
+                Some((k, _)) if k == E::HANDSHAKE_FAILED_AUTH as u16 => {
+                    Connection::HandshakeFailed {
+                        endpoint,
+                        reason: "the peer refused this service's credentials",
+                    }
+                }
                 _ => continue,
             };
             return Ok(Some(connection));
         }
+    }
+}
+
+/// Logs a failed handshake (rate-limited with the other connection events): what libzmq
+/// says, and, with CURVE, what to check.
+pub(crate) fn report_handshake(
+    core: &crate::core::Core,
+    socket: crate::Role,
+    endpoint: &str,
+    reason: &str,
+    curve: bool,
+    bound: bool,
+) {
+    if !core.throttles.connection.allow() {
+        return;
+    }
+    let endpoint = crate::Untrusted::str(endpoint);
+    match (curve, bound) {
+        (true, false) => tracing::warn!(
+            %socket,
+            %endpoint,
+            reason,
+            "CURVE handshake failed: is `curve_server_key` the public key of the service at this \
+             address, and does it allow this service's public key (`curve_allow`)?"
+        ),
+        (true, true) => tracing::warn!(
+            %socket,
+            %endpoint,
+            reason,
+            "a peer failed the CURVE handshake: it may not use this service's public key as its \
+             server key, or not speak CURVE"
+        ),
+        (false, _) => tracing::warn!(%socket, %endpoint, reason, "handshake failed"),
     }
 }

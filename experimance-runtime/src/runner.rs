@@ -167,6 +167,22 @@ impl<S: Service> Runner<S> {
         self
     }
 
+    /// Sets CURVE encryption (`None` turns it off), over the `curve*` keys and their
+    /// `EXPERIMANCE_<NAME>_CURVE*` variables: bound sockets become CURVE servers with this
+    /// key pair, connecting ones clients of the server key it gives.
+    ///
+    /// ```no_run
+    /// # use experimance::{service, handlers, Runner, Curve};
+    /// # #[service(pub = "tcp://*:5555")] struct Feed;
+    /// # #[handlers] impl Feed {}
+    /// let keys = Curve::generate().expect("keys");
+    /// let runner = Runner::new(Feed).with_curve(Some(keys));
+    /// ```
+    pub fn with_curve(mut self, curve: Option<crate::Curve>) -> Self {
+        self.overrides.curve = Some(curve);
+        self
+    }
+
     /// Uses `config` (see [`Config`](crate::Config)) instead of the file named by a
     /// `--config PATH` argument of the program or by the `EXPERIMANCE_CONFIG` variable. Its section `[services.<name>]` overrides
     /// the attribute; environment variables and the other `with_*` settings override it.
@@ -328,7 +344,8 @@ impl<S: Service> Runner<S> {
             .await;
         if let Some(message) = hook_failure(started) {
             cancel.cancel();
-            pumps.stop().await;
+            let monitors = pumps.stop().await;
+            opened.parked.extend(monitors);
             close_send_queue(core);
             opened.close(core, Duration::ZERO).await;
             let error = Error::StartHook {
@@ -379,7 +396,7 @@ impl<S: Service> Runner<S> {
                     .drain_deadline(opened.settings.drain_timeout)
                     .max(tokio::time::Instant::now() + CLOSE_MIN);
                 core.send_queue.flushed(flush_by).await;
-                pumps.stop().await;
+                opened.parked.extend(pumps.stop().await);
                 close_send_queue(&core);
                 let linger = flush_by
                     .saturating_duration_since(tokio::time::Instant::now())
@@ -499,6 +516,10 @@ impl<S: Service> Runner<S> {
                 settings,
             });
         }
+        self.core.curve.store(
+            settings.auth.curve.is_some(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let zap = if settings.auth.enabled() {
             let socket = auth::bind_handler(&context).map_err(|e| Error::Config {
                 service: self.name().to_owned(),
@@ -542,9 +563,12 @@ impl<S: Service> Runner<S> {
                 &topics,
             );
             let connects = endpoints.iter().any(|e| e.direction == Direction::Connect);
+            let curve = opened.settings.auth.curve.is_some();
             let watch = match role {
                 Role::Pub => Some(Watch::Peers),
                 Role::Sub | Role::Pull if connects => Some(Watch::Mending),
+                // Only to say why a connecting PUSH gets nowhere.
+                Role::Push if connects && curve => Some(Watch::Handshakes),
                 _ => None,
             };
             let socket = socket.and_then(|socket| {
@@ -887,6 +911,12 @@ impl<S: Service> Serve<S> {
     fn connection_changed(&mut self, role: Role, event: Result<Connection, zmq::Error>) {
         let core = self.core();
         let index = usize::from(role == Role::Pull);
+        if let Ok(Connection::HandshakeFailed { endpoint, reason }) = &event {
+            let bound = self.connected(role, endpoint).is_none();
+            let curve = core.curve.load(std::sync::atomic::Ordering::Relaxed);
+            crate::monitor::report_handshake(&core, role, endpoint, reason, curve, bound);
+            return;
+        }
         // Only the connections this socket makes are mended, each by its address as given;
         // a peer that leaves a bound endpoint of the same socket comes back by itself.
         let mut event = event;
@@ -918,7 +948,8 @@ impl<S: Service> Serve<S> {
                     }
                 }
             }
-            Ok(Connection::Opened(_)) => {}
+            // Reported above.
+            Ok(Connection::Opened(_) | Connection::HandshakeFailed { .. }) => {}
             Ok(Connection::Up { endpoint }) => {
                 let was_lost = mending.iter().any(|(e, m)| *e == endpoint && m.lost);
                 mending.retain(|(e, _)| *e != endpoint);
@@ -1161,6 +1192,8 @@ impl<S: Service> Serve<S> {
 struct Pumps {
     stop: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The tasks that watch a connecting PUSH's handshakes, each with its monitor.
+    watchers: Vec<tokio::task::JoinHandle<Monitor>>,
 }
 
 impl Pumps {
@@ -1168,6 +1201,7 @@ impl Pumps {
     async fn start(core: &Arc<Core>, opened: &mut Opened, span: &tracing::Span) -> Pumps {
         let stop = CancellationToken::new();
         let mut tasks = Vec::new();
+        let mut watchers = Vec::new();
         if let Some(socket) = opened.take(Role::Pub) {
             let monitor = opened.monitors[Role::Pub.index()].take();
             lock(&core.budget).reset(opened.settings.max_subscriptions);
@@ -1190,6 +1224,35 @@ impl Pumps {
                 (None, _) => {}
             }
         }
+        if let Some(mut monitor) = opened.monitors[Role::Push.index()].take() {
+            let core = Arc::clone(core);
+            let stop = stop.clone();
+            let watch = async move {
+                loop {
+                    let event = tokio::select! {
+                        () = stop.cancelled() => break,
+                        event = monitor.next() => event,
+                    };
+                    match event {
+                        Ok(Connection::HandshakeFailed { endpoint, reason }) => {
+                            crate::monitor::report_handshake(
+                                &core,
+                                Role::Push,
+                                &endpoint,
+                                reason,
+                                true,
+                                false,
+                            );
+                        }
+                        Ok(_) | Err(zmq::Error::EINTR) => {}
+                        Err(_) => break,
+                    }
+                }
+                monitor
+            };
+            // Given back at the stop, to close after the socket.
+            watchers.push(tokio::spawn(watch.instrument(span.clone())));
+        }
         if let Some(socket) = opened.take(Role::Push) {
             let settings = &opened.settings;
             core.send_queue
@@ -1198,14 +1261,24 @@ impl Pumps {
             let pump = outbox::flush_pushes(Arc::clone(core), stop.clone(), span.clone());
             tasks.push(tokio::spawn(pump));
         }
-        Pumps { stop, tasks }
+        Pumps {
+            stop,
+            tasks,
+            watchers,
+        }
     }
 
-    async fn stop(self) {
+    /// Stops the pumps; gives back the monitors they watched, to close after the sockets.
+    async fn stop(self) -> Vec<Monitor> {
         self.stop.cancel();
         for task in self.tasks {
             let _ = task.await;
         }
+        let mut monitors = Vec::new();
+        for watcher in self.watchers {
+            monitors.extend(watcher.await.ok());
+        }
+        monitors
     }
 }
 

@@ -85,8 +85,18 @@ pub struct AuthSpec {
     pub password: Option<&'static str>,
     /// Addresses or CIDR networks allowed to connect to bound sockets (`allow` key).
     pub allow: &'static [&'static str],
-    /// Whether CURVE encryption is asked for (`curve` key).
+    /// Whether CURVE encryption is asked for (`curve` key); a secret key turns it on too.
     pub curve: bool,
+    /// This service's CURVE secret key: the path of a key file (`curve_secret_key` key; the
+    /// attribute refuses a key in the source).
+    pub curve_secret_key: Option<&'static str>,
+    /// This service's CURVE public key, or the path of a key file (`curve_public_key` key).
+    pub curve_public_key: Option<&'static str>,
+    /// The public key of the servers its connecting sockets connect to, or a key file
+    /// (`curve_server_key` key).
+    pub curve_server_key: Option<&'static str>,
+    /// The client public keys (or key files) its bound sockets accept (`curve_allow` key).
+    pub curve_allow: &'static [&'static str],
 }
 
 impl std::fmt::Debug for AuthSpec {
@@ -96,6 +106,13 @@ impl std::fmt::Debug for AuthSpec {
             .field("password", &self.password.map(|_| "<redacted>"))
             .field("allow", &self.allow)
             .field("curve", &self.curve)
+            .field(
+                "curve_secret_key",
+                &self.curve_secret_key.map(|_| "<redacted>"),
+            )
+            .field("curve_public_key", &self.curve_public_key)
+            .field("curve_server_key", &self.curve_server_key)
+            .field("curve_allow", &self.curve_allow)
             .finish()
     }
 }
@@ -129,6 +146,10 @@ impl ServiceSpec {
             password: None,
             allow: &[],
             curve: false,
+            curve_secret_key: None,
+            curve_public_key: None,
+            curve_server_key: None,
+            curve_allow: &[],
         },
     };
 

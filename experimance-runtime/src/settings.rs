@@ -8,8 +8,9 @@ use std::time::Duration;
 use crate::address::{env_var_name, Addresses, Direction, Endpoint, Role};
 use crate::auth::{Auth, Network};
 use crate::config::{Config, ServiceConfig};
+use crate::curve::{self, Curve, Part};
 use crate::error::Error;
-use crate::service::ServiceSpec;
+use crate::service::{AuthSpec, ServiceSpec};
 use crate::socket::SocketOptions;
 
 /// What the program set on the runner; `None` defers to the environment, the file and the
@@ -30,6 +31,8 @@ pub(crate) struct Overrides {
     pub(crate) zmtp_heartbeat: Option<Option<Duration>>,
     pub(crate) plain: Option<Option<(String, String)>>,
     pub(crate) allow: Option<Vec<String>>,
+    /// CURVE given in code (`None` inside: off).
+    pub(crate) curve: Option<Option<Curve>>,
     /// A configuration file given by the program; else the file named by a `--config PATH`
     /// argument or by `EXPERIMANCE_CONFIG` is read at start.
     pub(crate) config: Option<Config>,
@@ -168,14 +171,10 @@ impl Overrides {
             .map(|s| s.parse::<Network>())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| config_error(format!("invalid `allow` entry: {e}")))?;
-        let curve = key(
-            None,
-            name,
-            "CURVE",
-            boolean,
-            file.and_then(|f| f.curve),
-            spec.auth.curve,
-        )?;
+        let curve = match &self.curve {
+            Some(curve) => curve.clone(),
+            None => resolve_curve(name, file, &spec.auth).map_err(config_error)?,
+        };
         let auth = Auth {
             plain,
             allow,
@@ -300,6 +299,7 @@ impl Overrides {
             max_subscription_size,
             zmtp_heartbeat,
             plain: auth.plain.clone(),
+            curve: auth.curve.clone(),
             zap: auth.enabled(),
         });
         let topic = |key_name: &str, value: String| -> Result<String, Error> {
@@ -489,10 +489,24 @@ fn addresses_checked(
                 role.key()
             )));
         }
+        if endpoint.direction == Direction::Connect
+            && auth.curve.as_ref().is_some_and(|c| c.server.is_none())
+        {
+            return Err(error(format!(
+                "the {} socket connects to `{}` with CURVE, but no `curve_server_key` says which \
+                 server key to expect (the public key of the service it connects to)",
+                role.key(),
+                endpoint.address
+            )));
+        }
         directions.push(endpoint.direction);
     }
     let mixed = directions.contains(&Direction::Bind) && directions.contains(&Direction::Connect);
-    if mixed && auth.enabled() {
+    // CURVE sets each endpoint's side as it binds or connects, and its client side never
+    // asks the ZAP handler; PLAIN is one side per socket, and without a mechanism libzmq
+    // would check the socket's own outgoing connections against `allow`.
+    let per_socket = auth.plain.is_some() || (!auth.allow.is_empty() && auth.curve.is_none());
+    if mixed && per_socket {
         return Err(error(format!(
             "the {} socket both binds and connects, but access control (PLAIN, `allow`) is per socket: PLAIN makes it either the server (binding) or the client (connecting), and libzmq would check its own outgoing connections against `allow`; give it one direction, or use two services",
             role.key()
@@ -512,6 +526,86 @@ fn check_topic(topic: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// CURVE from the environment, the file and the attribute: on with `curve = true` or when a
+/// secret key is given. Every key is the key itself or a key file (see [`crate::curve`]).
+fn resolve_curve(
+    name: &str,
+    file: Option<&ServiceConfig>,
+    spec: &AuthSpec,
+) -> Result<Option<Curve>, String> {
+    let on = match env(name, "CURVE") {
+        Some(value) => boolean(value.trim())
+            .map_err(|e| format!("invalid {}: {e}", env_var_name(name, "CURVE")))?,
+        None => file.and_then(|f| f.curve).unwrap_or(spec.curve),
+    };
+    let value = |key: &str, from_file: Option<&String>, from_spec: Option<&'static str>| {
+        env(name, key)
+            .or_else(|| from_file.cloned())
+            .or(from_spec.map(str::to_owned))
+    };
+    let secret = value(
+        "CURVE_SECRET_KEY",
+        file.and_then(|f| f.curve_secret_key.as_ref()),
+        spec.curve_secret_key,
+    );
+    // A secret key given turns CURVE on: keys set for encryption never leave it off.
+    let Some(secret) = secret else {
+        return match on {
+            true => Err(format!(
+                "CURVE is on, but no `curve_secret_key` gives this service's key pair: a key \
+                 file (as `experimance keygen` writes) or {}",
+                env_var_name(name, "CURVE_SECRET_KEY")
+            )),
+            false => Ok(None),
+        };
+    };
+    let named = |key: &str, e: String| format!("`{key}`: {e}");
+    let (secret, public_in_file) =
+        curve::load(&secret, Part::Secret).map_err(|e| named("curve_secret_key", e))?;
+    let public = value(
+        "CURVE_PUBLIC_KEY",
+        file.and_then(|f| f.curve_public_key.as_ref()),
+        spec.curve_public_key,
+    );
+    let public = match (public, public_in_file) {
+        (Some(public), _) => {
+            curve::load(&public, Part::Public)
+                .map_err(|e| named("curve_public_key", e))?
+                .0
+        }
+        (None, Some(public)) => public,
+        (None, None) => {
+            return Err(format!(
+                "`curve_public_key` is missing: a secret key alone does not give it (a secret \
+                 certificate, as `experimance keygen` writes, holds both); or set {}",
+                env_var_name(name, "CURVE_PUBLIC_KEY")
+            ))
+        }
+    };
+    let server = value(
+        "CURVE_SERVER_KEY",
+        file.and_then(|f| f.curve_server_key.as_ref()),
+        spec.curve_server_key,
+    )
+    .map(|v| curve::load(&v, Part::Public).map(|k| k.0))
+    .transpose()
+    .map_err(|e| named("curve_server_key", e))?;
+    let allow = match env(name, "CURVE_ALLOW") {
+        Some(value) => list(&value)?,
+        None => file
+            .and_then(|f| f.curve_allow.clone())
+            .unwrap_or_else(|| strings(spec.curve_allow)),
+    };
+    let allow = allow
+        .iter()
+        .map(|v| curve::load(v, Part::Public).map(|k| k.0))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| named("curve_allow", e))?;
+    let mut curve = Curve::new(public, secret).with_allowed(allow);
+    curve.server = server;
+    Ok(Some(curve))
 }
 
 fn strings(list: &[&str]) -> Vec<String> {

@@ -40,7 +40,7 @@ enum Io {
     Memory(Pipe),
 }
 
-/// Socket options applied before bind/connect. (No `Debug`: it holds a password.)
+/// Socket options applied before bind/connect. (No `Debug`: it holds a password and keys.)
 #[derive(Clone)]
 pub(crate) struct SocketOptions {
     pub(crate) linger: Duration,
@@ -51,9 +51,17 @@ pub(crate) struct SocketOptions {
     pub(crate) zmtp_heartbeat: Option<Duration>,
     /// PLAIN credentials: a bound socket is a PLAIN server, a connecting one a client.
     pub(crate) plain: Option<(String, String)>,
+    /// CURVE: each bound endpoint is a CURVE server, each connecting one a client.
+    pub(crate) curve: Option<crate::Curve>,
     /// Whether bound sockets ask the ZAP handler about every connection.
     pub(crate) zap: bool,
 }
+
+/// What CURVE adds to a frame on the wire (command name, nonce, MAC, flags), with room.
+const CURVE_OVERHEAD: i64 = 64;
+
+/// The least frame limit that lets a CURVE handshake through.
+const CURVE_HANDSHAKE: i64 = 1024;
 
 /// The inbound high-water mark of a PUB socket's connections, in (un)subscriptions.
 const SUBSCRIPTION_HWM: i32 = 16;
@@ -78,6 +86,10 @@ impl AsyncSocket {
         let mut connects = Vec::new();
         for endpoint in endpoints {
             let failed = |e| (Some(endpoint.address.clone()), e);
+            // libzmq takes the mechanism's options as each bind or connect starts.
+            if let Some(curve) = &options.curve {
+                set_curve(&socket, curve, endpoint.direction).map_err(failed)?;
+            }
             match endpoint.direction {
                 Direction::Bind => {
                     socket.bind(&endpoint.address).map_err(failed)?;
@@ -177,6 +189,15 @@ impl AsyncSocket {
     /// by its address as given at first, and by the resolved one after a reconnect
     /// (`tcp://localhost:5555`, then `tcp://127.0.0.1:5555`), so a TCP endpoint that is not
     /// an address as given is matched by its port, when one address connects to that port.
+    /// The endpoints this socket is bound to (the others it connects to).
+    pub(crate) fn bound_endpoints(&self) -> Vec<String> {
+        self.endpoints
+            .iter()
+            .filter(|e| !self.connects.contains(e))
+            .cloned()
+            .collect()
+    }
+
     pub(crate) fn connected_address(&self, endpoint: &str) -> Option<&str> {
         if let Some(exact) = self.connects.iter().find(|a| *a == endpoint) {
             return Some(exact);
@@ -375,7 +396,14 @@ fn configure(
         // What a subscriber sends a publisher is (un)subscriptions: small. A larger one is
         // refused while it is read, so it is never buffered, and its sender dropped.
         Role::Pub => {
-            socket.set_maxmsgsize(options.max_subscription_size)?;
+            // libzmq applies the limit to each frame as it crosses the wire: with CURVE that
+            // includes the handshake's INITIATE command (about 300 bytes) and the 33 bytes
+            // that encryption adds to each subscription.
+            let limit = match options.curve {
+                Some(_) => (options.max_subscription_size + CURVE_OVERHEAD).max(CURVE_HANDSHAKE),
+                None => options.max_subscription_size,
+            };
+            socket.set_maxmsgsize(limit)?;
             socket.set_xpub_verbose(true)?;
             // What flows in is subscriptions. A short inbound queue makes libzmq take them in
             // at about the pace the service reads them, so a subscriber over the budget is cut
@@ -420,6 +448,24 @@ fn configure(
     Ok(())
 }
 
+/// Makes the next bind a CURVE server with the service's secret key, or the next connect a
+/// client with its key pair, expecting the server key.
+fn set_curve(socket: &zmq::Socket, curve: &crate::Curve, direction: Direction) -> zmq::Result<()> {
+    match direction {
+        Direction::Bind => {
+            socket.set_curve_server(true)?;
+            socket.set_curve_secretkey(curve.secret.as_bytes())
+        }
+        Direction::Connect => {
+            // Settings refuse a connecting endpoint without a server key.
+            let server = curve.server.as_ref().ok_or(zmq::Error::EINVAL)?;
+            socket.set_curve_serverkey(server.as_bytes())?;
+            socket.set_curve_publickey(curve.public.as_bytes())?;
+            socket.set_curve_secretkey(curve.secret.as_bytes())
+        }
+    }
+}
+
 fn io_to_zmq(e: io::Error) -> zmq::Error {
     e.raw_os_error()
         .map(zmq::Error::from_raw)
@@ -446,6 +492,7 @@ mod tests {
             max_subscription_size: 256,
             zmtp_heartbeat: None,
             plain: None,
+            curve: None,
             zap: false,
         };
         let endpoints = [
