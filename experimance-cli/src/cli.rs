@@ -60,6 +60,9 @@ pub enum Command {
     /// Check descriptions of a whole installation: topics nobody publishes, PULL without
     /// PUSH, two binds on one address, message types that disagree.
     Check(CheckArgs),
+    /// Write a CURVE key pair: NAME.key (the public certificate, to hand out) and
+    /// NAME.key_secret (both keys, readable by the owner only), as pyzmq writes them.
+    Keygen(KeygenArgs),
     /// Generate code from the installation's message schemas: pydantic models for Python,
     /// or Rust types from the JSON Schema pydantic writes.
     Codegen(CodegenArgs),
@@ -391,6 +394,20 @@ pub struct ServicesArgs {
     /// Print a JSON array instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// The name of the key pair (usually the service's): the files are NAME.key and
+    /// NAME.key_secret.
+    pub name: String,
+    /// The directory to write into (created if missing).
+    #[arg(short, long, value_name = "DIR", default_value = ".")]
+    pub dir: std::path::PathBuf,
+    /// Replace existing files of that name.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `codegen`.

@@ -1,5 +1,5 @@
 //! `experimance`: tap, publish, push, pull, hz, record, replay, watch, dashboard, proxy, describe,
-//! check and codegen for services that speak the Experimance wire protocol (see the crate's README).
+//! check, codegen and keygen for services that speak the Experimance wire protocol (see the crate's README).
 
 mod cli;
 mod cmd;
@@ -43,6 +43,7 @@ fn run(cli: Cli) -> error::Result<()> {
         Command::Describe(args) => cmd::describe::run(&ctx, args),
         Command::Check(args) => cmd::check::run(&ctx, args),
         Command::Codegen(args) => cmd::codegen::run(&ctx, args),
+        Command::Keygen(args) => cmd::keygen::run(&ctx, args),
         Command::Topics(args) => cmd::topics::run(&ctx, args),
         Command::Services(args) => cmd::services::run(&ctx, args),
     }

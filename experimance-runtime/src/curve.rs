@@ -104,9 +104,16 @@ pub(crate) fn load(value: &str, part: Part) -> Result<(CurveKey, Option<CurveKey
         return Ok((value.parse()?, None));
     }
     let path = Path::new(value);
-    let text = read_small(path)
-        .map_err(|e| format!("cannot read the key file `{}`: {e}", path.display()))?;
-    let in_file = |message: String| format!("key file `{}`: {message}", path.display());
+    // A value that could be a mistyped key is never repeated.
+    let shown = if could_be_a_key(value) {
+        "given (not shown: it could be a mistyped key)".to_owned()
+    } else {
+        format!("`{}`", path.display())
+    };
+    let text = read_small(path).map_err(|e| {
+        format!("not a key (40 characters of Z85 text), and cannot read the key file {shown}: {e}")
+    })?;
+    let in_file = |message: String| format!("key file {shown}: {message}");
     match (
         field(&text, part.field()),
         field(&text, Part::Public.field()),
@@ -131,6 +138,12 @@ pub(crate) fn load(value: &str, part: Part) -> Result<(CurveKey, Option<CurveKey
             }
         }
     }
+}
+
+/// Whether `text` is close enough to a key (Z85 characters only, about 40 of them) that an
+/// error must not repeat it.
+fn could_be_a_key(text: &str) -> bool {
+    (30..=50).contains(&text.len()) && text.bytes().all(is_z85)
 }
 
 /// Reads at most [`MAX_KEY_FILE`] bytes of text.
@@ -309,7 +322,10 @@ mod tests {
         assert_eq!(load(&pyzmq, Part::Secret).unwrap().0, pair.secret);
 
         let missing = load("/nonexistent/experimance.key_secret", Part::Secret).unwrap_err();
-        assert!(missing.contains("cannot read the key file"), "{missing}");
+        assert!(
+            missing.contains("cannot read the key file `/nonexistent/experimance.key_secret`"),
+            "{missing}"
+        );
         // A mistyped key is taken for a path, and the error does not repeat it.
         let typo = &secret[..39];
         assert!(!load(typo, Part::Secret).unwrap_err().contains(typo));

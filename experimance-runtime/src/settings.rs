@@ -982,7 +982,7 @@ mod tests {
             |s| assert_eq!(s.auth.allow.len(), 2),
         ),
         ("CURVE", "false", "curve = false", |s| {
-            assert!(!s.auth.curve)
+            assert!(s.auth.curve.is_none())
         }),
     ];
 
@@ -1017,6 +1017,59 @@ mod tests {
         };
         let settings = resolve(&overrides, "SettingsFilePlain").unwrap();
         assert_eq!(settings.auth.plain, Some(("user".into(), "secret".into())));
+
+        // CURVE keys: the keys themselves from the environment; key files from the file (a
+        // secret certificate gives the public key too).
+        let own = Curve::generate().unwrap();
+        let server = Curve::generate().unwrap();
+        let allowed = [Curve::generate().unwrap(), Curve::generate().unwrap()];
+        let expected = Curve::new(own.public.clone(), own.secret.clone())
+            .with_server_key(server.public.clone())
+            .with_allowed(allowed.iter().map(|c| c.public.clone()));
+        let z85 = |k: &crate::CurveKey| k.to_z85();
+        for (key, value) in [
+            ("CURVE_SECRET_KEY", z85(&own.secret)),
+            ("CURVE_PUBLIC_KEY", z85(&own.public)),
+            ("CURVE_SERVER_KEY", z85(&server.public)),
+            (
+                "CURVE_ALLOW",
+                format!("{},{}", z85(&allowed[0].public), z85(&allowed[1].public)),
+            ),
+        ] {
+            std::env::set_var(env_var_name("SettingsEnvCurve", key), value);
+        }
+        let settings = resolve(&Overrides::default(), "SettingsEnvCurve").unwrap();
+        assert_eq!(settings.auth.curve.as_ref(), Some(&expected));
+        assert_eq!(settings.sockets[1].curve.as_ref(), Some(&expected));
+
+        let dir = std::env::temp_dir();
+        let file = |name: &str, text: String| {
+            let path = dir.join(format!(
+                "experimance-settings-{}-{name}",
+                std::process::id()
+            ));
+            std::fs::write(&path, text).unwrap();
+            path.to_str().unwrap().to_owned()
+        };
+        let secret = file(
+            "own.key_secret",
+            crate::curve::certificate(&own.public, Some(&own.secret), "a test"),
+        );
+        let server_key = file(
+            "server.key",
+            crate::curve::certificate(&server.public, None, "a test"),
+        );
+        let overrides = Overrides {
+            config: Some(config(&format!(
+                "[services.SettingsFileCurve]\ncurve_secret_key = {secret:?}\n\
+                 curve_server_key = {server_key:?}\ncurve_allow = [{:?}, {:?}]\n",
+                z85(&allowed[0].public),
+                z85(&allowed[1].public)
+            ))),
+            ..Overrides::default()
+        };
+        let settings = resolve(&overrides, "SettingsFileCurve").unwrap();
+        assert_eq!(settings.auth.curve.as_ref(), Some(&expected));
     }
 
     #[test]
@@ -1081,6 +1134,7 @@ mod tests {
             ("HWM", "-1", "`hwm`"),
             ("MAX_MESSAGE_SIZE", "0B", "at least 1 byte"),
             ("CURVE", "maybe", "true or false"),
+            ("CURVE_SECRET_KEY", "/nonexistent/k", "`curve_secret_key`"),
             ("SUB", "localhost:5555", "invalid sub address"),
             ("SUB", "tcp://a:1,tcp://a:1", "listed twice"),
         ] {

@@ -25,7 +25,7 @@ pub fn run(dir: &Path, script: &str, args: &[&str], stdin: &str) -> String {
         .spawn()
         .unwrap_or_else(|e| {
             panic!(
-                "cannot run {}: {e}; the contract tests need Python 3 with pydantic (`.ci/run` installs it: `python3 -m pip install pydantic`)",
+                "cannot run {}: {e}; the Python tests need Python 3 with pydantic and pyzmq (`.ci/run` installs them)",
                 interpreter()
             )
         });
@@ -40,7 +40,7 @@ pub fn run(dir: &Path, script: &str, args: &[&str], stdin: &str) -> String {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
-        "Python failed ({}):\n{stderr}\n{stdout}\n(the contract tests need pydantic: `python3 -m pip install pydantic`)",
+        "Python failed ({}):\n{stderr}\n{stdout}\n(the Python tests need pydantic and pyzmq: `.ci/run` installs them)",
         output.status
     );
     stdout

@@ -5,6 +5,7 @@ pub mod codegen;
 pub mod dashboard;
 pub mod describe;
 pub mod hz;
+pub mod keygen;
 pub mod proxy;
 pub mod publish;
 pub mod pull;
