@@ -701,6 +701,26 @@ mod tests {
         assert_eq!(attr.zmtp_heartbeat, Some(None));
         assert_eq!(attr.allow.unwrap().len(), 3);
         assert_eq!(attr.curve, Some(false));
+        let (attr, errors) = parse(quote! {
+            pub = "tcp://*:1", curve = true, curve_secret_key = "keys/core.key_secret",
+            curve_public_key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7",
+            curve_server_key = "keys/server.key", curve_allow = ["keys/a.key", "keys/b.key"],
+        });
+        assert!(errors.is_empty(), "{errors:?}");
+        let keys = attr.curve_keys.map(|k| k.map(|l| l.value()));
+        assert_eq!(keys[0].as_deref(), Some("keys/core.key_secret"));
+        assert_eq!(keys[2].as_deref(), Some("keys/server.key"));
+        assert_eq!(attr.curve_allow.unwrap().len(), 2);
+        // A secret key written out is refused; so is an empty key file.
+        let (_, errors) = parse(quote!(
+            curve_secret_key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
+        ));
+        assert!(
+            errors[0].contains("does not belong in the source"),
+            "{errors:?}"
+        );
+        let (_, errors) = parse(quote!(curve_server_key = " "));
+        assert!(errors[0].contains("must not be empty"), "{errors:?}");
         let (attr, errors) = parse(quote!(pull = "tcp://localhost:1", max_message_size = 1024));
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(attr.max_message_size, Some(1024));
