@@ -253,12 +253,15 @@ impl Core {
                 match event {
                     Connection::Opened(fd) => budget.opened(fd),
                     Connection::Lost { fd, .. } => budget.closed(fd),
-                    Connection::HandshakeFailed { endpoint, reason } => {
+                    Connection::HandshakeFailed {
+                        endpoint,
+                        reason,
+                        refused,
+                    } => {
                         crate::monitor::report_handshake(
                             self,
                             crate::Role::Pub,
-                            &endpoint,
-                            reason,
+                            (&endpoint, reason, refused),
                             self.curve.load(std::sync::atomic::Ordering::Relaxed),
                             bound.contains(&endpoint),
                         );

@@ -28,6 +28,8 @@ pub(crate) enum Connection {
     HandshakeFailed {
         endpoint: String,
         reason: &'static str,
+        /// The peer's ZAP handler (or this one's) refused the credentials.
+        refused: bool,
     },
 }
 
@@ -155,18 +157,21 @@ impl Monitor {
                     Connection::HandshakeFailed {
                         endpoint,
                         reason: "the peer closed the connection during the handshake",
+                        refused: false,
                     }
                 }
                 Some((k, _)) if k == E::HANDSHAKE_FAILED_PROTOCOL as u16 => {
                     Connection::HandshakeFailed {
                         endpoint,
                         reason: "the peer broke the handshake protocol",
+                        refused: false,
                     }
                 }
                 Some((k, _)) if k == E::HANDSHAKE_FAILED_AUTH as u16 => {
                     Connection::HandshakeFailed {
                         endpoint,
-                        reason: "the peer refused this service's credentials",
+                        reason: "the credentials were refused",
+                        refused: true,
                     }
                 }
                 _ => continue,
@@ -177,15 +182,19 @@ impl Monitor {
 }
 
 /// Logs a failed handshake (rate-limited with the other connection events): what libzmq
-/// says, and, with CURVE, what to check.
+/// says, and, with CURVE, what to check. On a bound socket, a refusal is the ZAP handler's,
+/// which has logged and counted it; without CURVE, a peer's failed handshake is its affair.
 pub(crate) fn report_handshake(
     core: &crate::core::Core,
     socket: crate::Role,
-    endpoint: &str,
-    reason: &str,
+    failed: (&str, &'static str, bool),
     curve: bool,
     bound: bool,
 ) {
+    let (endpoint, reason, refused) = failed;
+    if bound && (refused || !curve) {
+        return;
+    }
     if !core.throttles.connection.allow() {
         return;
     }

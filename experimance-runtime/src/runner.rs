@@ -171,12 +171,14 @@ impl<S: Service> Runner<S> {
     /// `EXPERIMANCE_<NAME>_CURVE*` variables: bound sockets become CURVE servers with this
     /// key pair, connecting ones clients of the server key it gives.
     ///
-    /// ```no_run
-    /// # use experimance::{service, handlers, Runner, Curve};
-    /// # #[service(pub = "tcp://*:5555")] struct Feed;
-    /// # #[handlers] impl Feed {}
-    /// let keys = Curve::generate().expect("keys");
-    /// let runner = Runner::new(Feed).with_curve(Some(keys));
+    /// ```
+    /// use experimance_runtime::{Curve, CurveKey};
+    ///
+    /// // This service's key pair, and the public key of the service it connects to.
+    /// let server: CurveKey = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7".parse().unwrap();
+    /// let keys = Curve::generate().expect("keys").with_server_key(server);
+    /// // runner.with_curve(Some(keys))
+    /// # drop(keys);
     /// ```
     pub fn with_curve(mut self, curve: Option<crate::Curve>) -> Self {
         self.overrides.curve = Some(curve);
@@ -911,10 +913,16 @@ impl<S: Service> Serve<S> {
     fn connection_changed(&mut self, role: Role, event: Result<Connection, zmq::Error>) {
         let core = self.core();
         let index = usize::from(role == Role::Pull);
-        if let Ok(Connection::HandshakeFailed { endpoint, reason }) = &event {
+        if let Ok(Connection::HandshakeFailed {
+            endpoint,
+            reason,
+            refused,
+        }) = &event
+        {
             let bound = self.connected(role, endpoint).is_none();
             let curve = core.curve.load(std::sync::atomic::Ordering::Relaxed);
-            crate::monitor::report_handshake(&core, role, endpoint, reason, curve, bound);
+            let failed = (endpoint.as_str(), *reason, *refused);
+            crate::monitor::report_handshake(&core, role, failed, curve, bound);
             return;
         }
         // Only the connections this socket makes are mended, each by its address as given;
@@ -1234,12 +1242,16 @@ impl Pumps {
                         event = monitor.next() => event,
                     };
                     match event {
-                        Ok(Connection::HandshakeFailed { endpoint, reason }) => {
+                        Ok(Connection::HandshakeFailed {
+                            endpoint,
+                            reason,
+                            refused,
+                        }) => {
+                            let failed = (endpoint.as_str(), reason, refused);
                             crate::monitor::report_handshake(
                                 &core,
                                 Role::Push,
-                                &endpoint,
-                                reason,
+                                failed,
                                 true,
                                 false,
                             );
