@@ -265,10 +265,14 @@ fn recording_relay(target: &str) -> (String, Arc<Mutex<Vec<u8>>>) {
                 std::thread::spawn(move || {
                     let mut buffer = [0u8; 4096];
                     while let Ok(n) = from.read(&mut buffer) {
-                        if n == 0 || to.write_all(&buffer[..n]).is_err() {
+                        if n == 0 {
                             break;
                         }
+                        // Recorded before it is passed on: what arrived is on the tape.
                         tape.lock().unwrap().extend_from_slice(&buffer[..n]);
+                        if to.write_all(&buffer[..n]).is_err() {
+                            break;
+                        }
                     }
                     let _ = to.shutdown(std::net::Shutdown::Both);
                 });

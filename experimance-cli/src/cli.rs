@@ -321,6 +321,10 @@ pub struct DashboardArgs {
     /// How often the page gets a new snapshot: seconds, or with a unit (at least 1s).
     #[arg(long, value_name = "TIME", default_value = "1s", value_parser = parse_push_period)]
     pub every: Duration,
+    /// A host name the page may be opened by (repeatable): besides IP addresses and
+    /// `localhost`, only these names are served (against DNS rebinding).
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub allow_hosts: Vec<String>,
 }
 
 /// `proxy`.

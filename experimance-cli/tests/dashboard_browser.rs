@@ -214,7 +214,8 @@ fn the_page_shows_the_graph_and_last_messages() {
     let (xpub, peer) = bound(&ctx, zmq::XPUB);
     let mut addrs = installation.addrs.clone();
     addrs.push(peer);
-    let dashboard = Dashboard::start(&addrs, &[]);
+    // The markup peer sends one heartbeat: with a long interval it stays alive throughout.
+    let dashboard = Dashboard::start(&addrs, &["--interval", "60m"]);
     await_subscription(&xpub);
     let heartbeat =
         json!({"type": "Heartbeat", "timestamp": 1.0, "service": MARKUP_NAME, "state": "running"});

@@ -157,9 +157,16 @@ impl std::fmt::Debug for ServiceConfig {
                 "curve_secret_key",
                 &self.curve_secret_key.as_ref().map(|_| "<redacted>"),
             )
-            .field("curve_public_key", &self.curve_public_key)
-            .field("curve_server_key", &self.curve_server_key)
-            .field("curve_allow", &self.curve_allow)
+            // Keys are values or paths; neither is shown (see `crate::curve`).
+            .field(
+                "curve_public_key",
+                &self.curve_public_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "curve_server_key",
+                &self.curve_server_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("curve_allow", &self.curve_allow.as_ref().map(Vec::len))
             .finish()
     }
 }

@@ -247,7 +247,7 @@ impl Core {
         };
         let mut budget = lock(&self.budget);
         let mut monitor = outbox.monitor.as_mut();
-        let bound = outbox.socket.bound_endpoints();
+        let connects = outbox.socket.connects();
         let mut follow = |budget: &mut Budget| {
             while let Some(Ok(Some(event))) = monitor.as_mut().map(|m| m.try_next()) {
                 match event {
@@ -263,7 +263,7 @@ impl Core {
                             crate::Role::Pub,
                             (&endpoint, reason, refused),
                             self.curve.load(std::sync::atomic::Ordering::Relaxed),
-                            bound.contains(&endpoint),
+                            connects.address(&endpoint).is_none(),
                         );
                     }
                     Connection::Up { .. } | Connection::Retrying { .. } => {}

@@ -40,6 +40,12 @@ impl CurveKey {
         zmq::z85_encode(&self.0).expect("32 bytes are a multiple of 4")
     }
 
+    /// The public key of this secret key (CURVE's keys are X25519's).
+    pub fn public_of_secret(&self) -> CurveKey {
+        let secret = x25519_dalek::StaticSecret::from(self.0);
+        CurveKey(x25519_dalek::PublicKey::from(&secret).to_bytes())
+    }
+
     /// Whether `text` looks like a key (40 Z85 characters) rather than a path.
     fn looks_like_key(text: &str) -> bool {
         text.len() == 40 && text.bytes().all(is_z85)
@@ -104,8 +110,9 @@ pub(crate) fn load(value: &str, part: Part) -> Result<(CurveKey, Option<CurveKey
         return Ok((value.parse()?, None));
     }
     let path = Path::new(value);
-    // A value that could be a mistyped key is never repeated.
-    let shown = if could_be_a_key(value) {
+    // A secret key's value is never repeated (it could be a mistyped key), nor a value that
+    // could be a mistyped public key.
+    let shown = if part == Part::Secret || could_be_a_key(value) {
         "given (not shown: it could be a mistyped key)".to_owned()
     } else {
         format!("`{}`", path.display())
@@ -321,14 +328,23 @@ mod tests {
         );
         assert_eq!(load(&pyzmq, Part::Secret).unwrap().0, pair.secret);
 
-        let missing = load("/nonexistent/experimance.key_secret", Part::Secret).unwrap_err();
+        let missing = load("/nonexistent/experimance.key", Part::Public).unwrap_err();
         assert!(
-            missing.contains("cannot read the key file `/nonexistent/experimance.key_secret`"),
+            missing.contains("cannot read the key file `/nonexistent/experimance.key`"),
             "{missing}"
         );
+        // A secret key's value is never repeated, whatever it looks like.
+        let quoted = format!("\"{secret}\"");
+        assert!(!load(&quoted, Part::Secret).unwrap_err().contains(&secret));
         // A mistyped key is taken for a path, and the error does not repeat it.
         let typo = &secret[..39];
         assert!(!load(typo, Part::Secret).unwrap_err().contains(typo));
+    }
+
+    #[test]
+    fn the_public_key_follows_from_the_secret_key() {
+        let pair = Curve::generate().unwrap();
+        assert_eq!(pair.secret.public_of_secret(), pair.public);
     }
 
     #[test]

@@ -1233,6 +1233,10 @@ impl Pumps {
             }
         }
         if let Some(mut monitor) = opened.monitors[Role::Push.index()].take() {
+            let connects = opened.sockets[Role::Push.index()]
+                .as_ref()
+                .map(AsyncSocket::connects)
+                .unwrap_or_default();
             let core = Arc::clone(core);
             let stop = stop.clone();
             let watch = async move {
@@ -1247,13 +1251,14 @@ impl Pumps {
                             reason,
                             refused,
                         }) => {
+                            let bound = connects.address(&endpoint).is_none();
                             let failed = (endpoint.as_str(), reason, refused);
                             crate::monitor::report_handshake(
                                 &core,
                                 Role::Push,
                                 failed,
                                 true,
-                                false,
+                                bound,
                             );
                         }
                         Ok(_) | Err(zmq::Error::EINTR) => {}

@@ -90,7 +90,8 @@ pub struct AuthSpec {
     /// This service's CURVE secret key: the path of a key file (`curve_secret_key` key; the
     /// attribute refuses a key in the source).
     pub curve_secret_key: Option<&'static str>,
-    /// This service's CURVE public key, or the path of a key file (`curve_public_key` key).
+    /// This service's CURVE public key, or the path of a key file (`curve_public_key` key):
+    /// optional, since it follows from the secret key, which it must match.
     pub curve_public_key: Option<&'static str>,
     /// The public key of the servers its connecting sockets connect to, or a key file
     /// (`curve_server_key` key).
@@ -110,9 +111,15 @@ impl std::fmt::Debug for AuthSpec {
                 "curve_secret_key",
                 &self.curve_secret_key.map(|_| "<redacted>"),
             )
-            .field("curve_public_key", &self.curve_public_key)
-            .field("curve_server_key", &self.curve_server_key)
-            .field("curve_allow", &self.curve_allow)
+            .field(
+                "curve_public_key",
+                &self.curve_public_key.map(|_| "<redacted>"),
+            )
+            .field(
+                "curve_server_key",
+                &self.curve_server_key.map(|_| "<redacted>"),
+            )
+            .field("curve_allow", &self.curve_allow.len())
             .finish()
     }
 }

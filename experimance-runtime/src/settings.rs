@@ -535,11 +535,14 @@ fn resolve_curve(
     file: Option<&ServiceConfig>,
     spec: &AuthSpec,
 ) -> Result<Option<Curve>, String> {
-    let on = match env(name, "CURVE") {
-        Some(value) => boolean(value.trim())
-            .map_err(|e| format!("invalid {}: {e}", env_var_name(name, "CURVE")))?,
-        None => file.and_then(|f| f.curve).unwrap_or(spec.curve),
+    let explicit = match env(name, "CURVE") {
+        Some(value) => Some(
+            boolean(value.trim())
+                .map_err(|e| format!("invalid {}: {e}", env_var_name(name, "CURVE")))?,
+        ),
+        None => file.and_then(|f| f.curve),
     };
+    let on = explicit.unwrap_or(spec.curve);
     let value = |key: &str, from_file: Option<&String>, from_spec: Option<&'static str>| {
         env(name, key)
             .or_else(|| from_file.cloned())
@@ -550,7 +553,13 @@ fn resolve_curve(
         file.and_then(|f| f.curve_secret_key.as_ref()),
         spec.curve_secret_key,
     );
-    // A secret key given turns CURVE on: keys set for encryption never leave it off.
+    // A secret key given turns CURVE on: keys set for encryption never leave it off
+    // silently; `curve = false` beside one (by env or file) is a contradiction.
+    if explicit == Some(false) && secret.is_some() {
+        return Err(
+            "`curve` is false, but a `curve_secret_key` is set: remove one of them".to_owned(),
+        );
+    }
     let Some(secret) = secret else {
         return match on {
             true => Err(format!(
@@ -569,21 +578,25 @@ fn resolve_curve(
         file.and_then(|f| f.curve_public_key.as_ref()),
         spec.curve_public_key,
     );
-    let public = match (public, public_in_file) {
-        (Some(public), _) => {
+    // The public key follows from the secret one; one given must match it.
+    let derived = secret.public_of_secret();
+    let given = match public {
+        Some(public) => Some((
+            "`curve_public_key`",
             curve::load(&public, Part::Public)
                 .map_err(|e| named("curve_public_key", e))?
-                .0
-        }
-        (None, Some(public)) => public,
-        (None, None) => {
-            return Err(format!(
-                "`curve_public_key` is missing: a secret key alone does not give it (a secret \
-                 certificate, as `experimance keygen` writes, holds both); or set {}",
-                env_var_name(name, "CURVE_PUBLIC_KEY")
-            ))
-        }
+                .0,
+        )),
+        None => public_in_file.map(|k| ("the secret key file's `public-key`", k)),
     };
+    if let Some((what, key)) = given {
+        if key != derived {
+            return Err(format!(
+                "{what} is not the public key of `curve_secret_key`: they are not one pair"
+            ));
+        }
+    }
+    let public = derived;
     let server = value(
         "CURVE_SERVER_KEY",
         file.and_then(|f| f.curve_server_key.as_ref()),
@@ -1070,6 +1083,27 @@ mod tests {
         };
         let settings = resolve(&overrides, "SettingsFileCurve").unwrap();
         assert_eq!(settings.auth.curve.as_ref(), Some(&expected));
+
+        // A secret key alone gives the public key; a public key of another pair is refused;
+        // `curve = false` beside a secret key is refused.
+        let bare = file("own.secret", z85(&own.secret));
+        let alone = |extra: &str| Overrides {
+            config: Some(config(&format!(
+                "[services.SettingsCurvePair]\ncurve_secret_key = {bare:?}\n{extra}\n\
+                 curve_server_key = {:?}\n",
+                z85(&server.public)
+            ))),
+            ..Overrides::default()
+        };
+        let settings = resolve(&alone(""), "SettingsCurvePair").unwrap();
+        assert_eq!(settings.auth.curve.unwrap().public, own.public);
+        let other = format!("curve_public_key = {:?}", z85(&server.public));
+        let error = resolve(&alone(&other), "SettingsCurvePair").err().unwrap();
+        assert!(error.to_string().contains("not one pair"), "{error}");
+        let error = resolve(&alone("curve = false"), "SettingsCurvePair")
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains("remove one of them"), "{error}");
     }
 
     #[test]

@@ -185,40 +185,17 @@ impl AsyncSocket {
     }
 
     /// The address this socket connects to (as given) that libzmq's event `endpoint` is
-    /// about; `None` for a connection accepted on a bound endpoint. libzmq names a connection
-    /// by its address as given at first, and by the resolved one after a reconnect
-    /// (`tcp://localhost:5555`, then `tcp://127.0.0.1:5555`), so a TCP endpoint that is not
-    /// an address as given is matched by its port, when one address connects to that port.
-    /// The endpoints this socket is bound to (the others it connects to).
-    pub(crate) fn bound_endpoints(&self) -> Vec<String> {
-        self.endpoints
-            .iter()
-            .filter(|e| !self.connects.contains(e))
-            .cloned()
-            .collect()
+    /// about; `None` for a connection accepted on a bound endpoint (see [`Connects`]).
+    pub(crate) fn connected_address(&self, endpoint: &str) -> Option<&str> {
+        connected_address(&self.connects, &self.endpoints, endpoint)
     }
 
-    pub(crate) fn connected_address(&self, endpoint: &str) -> Option<&str> {
-        if let Some(exact) = self.connects.iter().find(|a| *a == endpoint) {
-            return Some(exact);
-        }
-        // A bound endpoint names the connections it accepted.
-        if self.endpoints.iter().any(|e| e == endpoint) {
-            return None;
-        }
-        let port = |a: &str| {
-            a.strip_prefix("tcp://")
-                .and_then(|rest| rest.rsplit_once(':'))
-                .map(|(_, port)| port.to_owned())
-        };
-        let wanted = port(endpoint)?;
-        let mut same_port = self
-            .connects
-            .iter()
-            .filter(|a| port(a).as_deref() == Some(&wanted));
-        match (same_port.next(), same_port.next()) {
-            (Some(only), None) => Some(only),
-            _ => None,
+    /// What tells this socket's own connections from those it accepted, for a task that
+    /// does not hold the socket.
+    pub(crate) fn connects(&self) -> Connects {
+        Connects {
+            connects: self.connects.clone(),
+            endpoints: self.endpoints.clone(),
         }
     }
 
@@ -360,6 +337,55 @@ impl AsyncSocket {
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+/// A socket's addresses as given and endpoints, to tell the connections it makes from those
+/// it accepted.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Connects {
+    connects: Vec<String>,
+    endpoints: Vec<String>,
+}
+
+impl Connects {
+    /// As [`AsyncSocket::connected_address`].
+    pub(crate) fn address(&self, endpoint: &str) -> Option<&str> {
+        connected_address(&self.connects, &self.endpoints, endpoint)
+    }
+}
+
+/// The address of `connects` that libzmq's event `endpoint` is about; `None` for a
+/// connection accepted on a bound endpoint. libzmq names a connection by its address as
+/// given at first, and by the resolved one after a reconnect (`tcp://localhost:5555`, then
+/// `tcp://127.0.0.1:5555`), so a TCP endpoint that is not an address as given is matched by
+/// its port, when one address connects to that port. A connection accepted on a wildcard
+/// bind (`tcp://0.0.0.0:5555`) is named by its concrete local address, which no address as
+/// given has: it is not one of the socket's own.
+fn connected_address<'a>(
+    connects: &'a [String],
+    endpoints: &[String],
+    endpoint: &str,
+) -> Option<&'a str> {
+    if let Some(exact) = connects.iter().find(|a| *a == endpoint) {
+        return Some(exact);
+    }
+    // A bound endpoint names the connections it accepted.
+    if endpoints.iter().any(|e| e == endpoint) {
+        return None;
+    }
+    let port = |a: &str| {
+        a.strip_prefix("tcp://")
+            .and_then(|rest| rest.rsplit_once(':'))
+            .map(|(_, port)| port.to_owned())
+    };
+    let wanted = port(endpoint)?;
+    let mut same_port = connects
+        .iter()
+        .filter(|a| port(a).as_deref() == Some(&wanted));
+    match (same_port.next(), same_port.next()) {
+        (Some(only), None) => Some(only.as_str()),
+        _ => None,
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use experimance_runtime::curve::certificate;
@@ -66,6 +66,9 @@ fn write(path: &Path, text: &str, mode: u32) -> Result<()> {
         .create_new(true)
         .mode(mode)
         .open(path)
+        .map_err(failed)?;
+    // Exactly `mode`, whatever the umask.
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
         .map_err(failed)?;
     file.write_all(text.as_bytes()).map_err(failed)?;
     file.sync_all().map_err(failed)

@@ -22,9 +22,17 @@ use crate::net;
 
 use model::{Dropped, Model};
 
-/// The largest message the dashboard takes; a peer sending a larger one is disconnected by
-/// libzmq (and reconnected), which keeps a hostile peer from filling the memory.
-const MAX_MESSAGE_SIZE: i64 = 64 * 1024 * 1024;
+/// The largest frame the dashboard takes, the services' own default: a peer sending a
+/// larger one is disconnected by libzmq (and reconnected).
+const MAX_MESSAGE_SIZE: i64 = 16 * 1024 * 1024;
+
+/// How many messages libzmq queues per ADDR for the collector: with [`MAX_MESSAGE_SIZE`], a
+/// bound on what a flood of large messages can hold.
+const RECEIVE_QUEUE: i32 = 64;
+
+/// The most bytes the collector reads from one ADDR before it looks at the others, the
+/// clock and the flags.
+const BATCH_BYTES: usize = 32 * 1024 * 1024;
 
 /// How often warnings about dropped data may repeat.
 const WARN_EVERY: Duration = Duration::from_secs(10);
@@ -35,6 +43,7 @@ pub fn run(ctx: &Ctx, args: DashboardArgs) -> Result<()> {
     for spec in &args.addrs {
         let (socket, place) = net::open_sub_with(ctx, std::slice::from_ref(spec), &[], |s| {
             s.set_maxmsgsize(MAX_MESSAGE_SIZE)?;
+            s.set_rcvhwm(RECEIVE_QUEUE)?;
             s.set_subscribe(net::OBSERVER.as_bytes())?;
             // Asks every service there for its description (see `describe`).
             s.set_subscribe(DESCRIPTION_TOPIC.as_bytes())
@@ -56,15 +65,18 @@ pub fn run(ctx: &Ctx, args: DashboardArgs) -> Result<()> {
     ctx.info(format!("dashboard: {url}"));
     crate::ctx::Out::stdout().line(&url)?;
 
-    let done = AtomicBool::new(false);
+    // `done`: the server ended, the collector must too; `collected`: the collector ended (an
+    // error), the server must too rather than serve stale data.
+    let (done, collected) = (AtomicBool::new(false), AtomicBool::new(false));
     std::thread::scope(|scope| {
-        let (model, done) = (&model, &done);
-        let collector = scope.spawn(move || collect(ctx, &sockets, model, done));
-        let served = server::serve(
-            ctx,
-            listener,
-            server::App::new(Arc::clone(model), args.every, local),
-        );
+        let (model, done, ended) = (&model, &done, &collected);
+        let collector = scope.spawn(move || {
+            let result = collect(ctx, &sockets, model, done);
+            ended.store(true, Ordering::Relaxed);
+            result
+        });
+        let app = server::App::new(Arc::clone(model), args.every, args.allow_hosts);
+        let served = server::serve(ctx, listener, app, ended);
         done.store(true, Ordering::Relaxed);
         let collected = collector
             .join()
@@ -130,19 +142,19 @@ fn collect(
             if !ready {
                 continue;
             }
-            let mut batch = Vec::new();
-            while batch.len() < BATCH {
-                match socket.recv_multipart(zmq::DONTWAIT) {
-                    Ok(frames) => batch.push(frames),
+            // One message at a time, the model locked for each only: the HTTP side waits for
+            // one message's work at most.
+            let (mut count, mut bytes) = (0, 0);
+            while count < BATCH && bytes < BATCH_BYTES {
+                let frames = match socket.recv_multipart(zmq::DONTWAIT) {
+                    Ok(frames) => frames,
                     Err(zmq::Error::EAGAIN) => break,
                     Err(zmq::Error::EINTR) => continue,
                     Err(e) => return Err(CliError::runtime(format!("receive failed: {e}"))),
-                }
-            }
-            let now = Instant::now();
-            let mut model = lock(model);
-            for frames in &batch {
-                model.take(addr, frames, now);
+                };
+                count += 1;
+                bytes += frames.iter().map(Vec::len).sum::<usize>();
+                lock(model).take(addr, &frames, Instant::now());
             }
         }
     }

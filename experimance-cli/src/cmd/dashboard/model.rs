@@ -329,13 +329,17 @@ impl Model {
     }
 
     fn describe(&mut self, addr: usize, json: &str) {
+        if json.len() > MAX_DESCRIPTION {
+            self.dropped.descriptions += 1;
+            return;
+        }
         let described = self
             .services
             .values()
             .filter(|s| s.description.is_some())
             .count();
         let description = match serde_json::from_str::<ServiceDescription>(json) {
-            Ok(d) if json.len() <= MAX_DESCRIPTION && d.kind == "ServiceDescription" => d,
+            Ok(d) if d.kind == "ServiceDescription" => d,
             _ => {
                 self.dropped.descriptions += 1;
                 return;

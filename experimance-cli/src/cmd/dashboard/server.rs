@@ -11,11 +11,13 @@
 //! | `GET /api/topics/{topic}/last` | the last message of a topic (404 before one came) |
 //! | `GET /api/events` | server-sent events: a `snapshot` event at once, then every `--every` |
 //!
-//! When it listens on a loopback address, requests must name a loopback host (`Host:`), so
-//! that a web page elsewhere cannot read the API through a DNS name rebound to 127.0.0.1.
+//! Requests must name the dashboard by an IP address, `localhost`, or a name given with
+//! `--allow-host` (`Host:`), so that a web page elsewhere cannot read the API through a DNS
+//! name of its own rebound to the dashboard's address.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -54,20 +56,21 @@ pub struct App {
     /// Turns `true` when a stop is asked; ends the event streams.
     stop: watch::Receiver<bool>,
     stop_tx: Arc<watch::Sender<bool>>,
-    /// Listening on a loopback address: only loopback `Host:` names are served.
-    loopback: bool,
+    /// The host names served besides IP addresses and `localhost`.
+    hosts: Arc<Vec<String>>,
 }
 
 impl App {
-    /// The state of a server on `local` over `model`, pushing a snapshot every `every`.
-    pub fn new(model: Arc<Mutex<Model>>, every: Duration, local: SocketAddr) -> App {
+    /// The state of a server over `model`, pushing a snapshot every `every`, serving
+    /// requests for IP addresses, `localhost` and `hosts`.
+    pub fn new(model: Arc<Mutex<Model>>, every: Duration, hosts: Vec<String>) -> App {
         let (stop_tx, stop) = watch::channel(false);
         App {
             model,
             every,
             stop,
             stop_tx: Arc::new(stop_tx),
-            loopback: local.ip().is_loopback(),
+            hosts: Arc::new(hosts.into_iter().map(|h| h.to_ascii_lowercase()).collect()),
         }
     }
 
@@ -76,8 +79,14 @@ impl App {
     }
 }
 
-/// Serves `app` on `listener` until Ctrl-C / SIGTERM.
-pub fn serve(ctx: &Ctx, listener: std::net::TcpListener, app: App) -> Result<()> {
+/// Serves `app` on `listener` until Ctrl-C / SIGTERM, or until `ended` (the collector
+/// stopped: its data would only grow stale).
+pub fn serve(
+    ctx: &Ctx,
+    listener: std::net::TcpListener,
+    app: App,
+    ended: &AtomicBool,
+) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -97,7 +106,7 @@ pub fn serve(ctx: &Ctx, listener: std::net::TcpListener, app: App) -> Result<()>
             let _ = signal.wait_for(|stop| *stop).await;
         });
         let watch_stop = async {
-            while !ctx.stopped() {
+            while !ctx.stopped() && !ended.load(Ordering::Relaxed) {
                 tokio::time::sleep(TICK).await;
             }
             let _ = stop_tx.send(true);
@@ -133,36 +142,40 @@ fn router(app: App) -> Router {
         .route("/api/topics/{topic}/last", get(last))
         .route("/api/events", get(events))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such page") })
-        .layer(middleware::from_fn_with_state(app.clone(), loopback_only))
+        .layer(middleware::from_fn_with_state(app.clone(), known_host))
         .with_state(app)
 }
 
-/// Refuses requests whose `Host:` is not a loopback name while listening on loopback.
-async fn loopback_only(State(app): State<App>, request: Request, next: Next) -> Response {
-    if app.loopback {
-        let host = request
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("");
-        let name = match host.rsplit_once(':') {
-            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
-            _ => host,
-        };
-        let local = name.eq_ignore_ascii_case("localhost")
-            || name == "[::1]"
-            || name
-                .parse::<std::net::Ipv4Addr>()
-                .is_ok_and(|ip| ip.is_loopback());
-        if !local {
-            return error(
-                StatusCode::FORBIDDEN,
-                "this dashboard listens on a loopback address and serves only requests for \
-                 localhost, 127.0.0.1 or [::1]",
-            );
-        }
+/// Refuses requests whose `Host:` is not an IP address, `localhost` or an allowed name.
+async fn known_host(State(app): State<App>, request: Request, next: Next) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if !host_allowed(host, &app.hosts) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "this dashboard serves requests for an IP address, localhost, or a name given with \
+             --allow-host",
+        );
     }
     next.run(request).await
+}
+
+/// Whether `host` (a `Host:` value, with or without a port) is an IP address, `localhost`,
+/// or one of `allowed` (lower case).
+fn host_allowed(host: &str, allowed: &[String]) -> bool {
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let name = name.to_ascii_lowercase();
+    let ipv6 = name
+        .strip_prefix('[')
+        .and_then(|n| n.strip_suffix(']'))
+        .is_some_and(|n| n.parse::<Ipv6Addr>().is_ok());
+    ipv6 || name.parse::<IpAddr>().is_ok() || name == "localhost" || allowed.contains(&name)
 }
 
 /// A page file, with its type and the content security policy.
@@ -256,4 +269,36 @@ async fn events(State(app): State<App>) -> Response {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_served() {
+        let allowed = vec!["gallery.local".to_owned()];
+        for host in [
+            "127.0.0.1:8080",
+            "127.0.0.1",
+            "10.1.2.3:80",
+            "localhost:8080",
+            "LOCALHOST",
+            "[::1]:8080",
+            "[fe80::1]",
+            "gallery.local:8080",
+            "Gallery.Local",
+        ] {
+            assert!(host_allowed(host, &allowed), "{host}");
+        }
+        for host in [
+            "evil.example",
+            "evil.example:8080",
+            "",
+            "127.0.0.1.evil.example",
+            "[::1",
+        ] {
+            assert!(!host_allowed(host, &allowed), "{host}");
+        }
+    }
 }
