@@ -176,8 +176,7 @@ async fn api_shows_nodes_edges_rates_and_services_going_lost() {
     .unwrap();
 
     // SIGTERM: the event stream ends and the process exits 0.
-    dashboard.spawned.terminate();
-    let finished = dashboard.spawned.finish();
+    let finished = dashboard.stop();
     assert!(finished.status.success(), "{finished:?}");
 }
 
@@ -224,7 +223,7 @@ fn a_hostile_publisher_is_counted_and_bounded_and_foreign_hosts_are_refused() {
     // The log says what was left out, and never repeats a peer's text.
     // (The totals are the API's above: a warning given at a tick in the middle of the flood
     // has the counts of that moment.)
-    let warning = dashboard.spawned.await_stderr("left out to bound memory");
+    let warning = dashboard.await_stderr("left out to bound memory");
     assert!(
         warning.contains("message(s) on topics beyond 1024"),
         "{warning}"
@@ -247,8 +246,7 @@ fn a_hostile_publisher_is_counted_and_bounded_and_foreign_hosts_are_refused() {
     assert_eq!(response.status().as_u16(), 200);
 
     drop(events);
-    dashboard.spawned.terminate();
-    let finished = dashboard.spawned.finish();
+    let finished = dashboard.stop();
     assert!(finished.status.success(), "{finished:?}");
     assert!(
         !finished.stderr.lines().any(|l| l.contains("forged")),

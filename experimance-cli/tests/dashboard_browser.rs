@@ -297,7 +297,6 @@ fn the_page_shows_the_graph_and_last_messages() {
     println!("screenshot: {}", path.display());
 
     drop(browser);
-    dashboard.spawned.terminate();
-    let finished = dashboard.spawned.finish();
+    let finished = dashboard.stop();
     assert!(finished.status.success(), "{finished:?}");
 }

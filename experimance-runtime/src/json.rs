@@ -6,15 +6,15 @@
 //! For a buffer that has carried big messages ([`BIG_BUFFER`]), [`write`] lets serde_json
 //! write everything (punctuation, keys, numbers, short strings) but hands it every value
 //! wrapped in [`Fast`], a serializer that forwards each call. For a string value of
-//! [`LONG`] bytes or more, `Fast` leaves the string in [`Pending`] and asks serde_json for
-//! an empty one; [`Escaping`], serde_json's formatter here, writes the pending string with
-//! [`escape_into`] (a scan 64 bytes at a time, about 17 GB/s) between the quotes. The
-//! output is the same bytes; the unit tests compare the two.
+//! [`LONG`] bytes or more, `Fast` escapes the string with [`escape_into`] (a scan 64 bytes
+//! at a time) into [`Pending`], a scratch buffer reused for the whole message, and asks
+//! serde_json for an empty string; [`Escaping`], serde_json's formatter here, copies the
+//! escaped text between the quotes. The output is the same bytes; the unit tests compare
+//! the two. No `unsafe`: the text crosses over as an owned copy, whose cost (a memcpy) is
+//! small beside the escaping (`cargo bench --bench escape`).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io;
-use std::marker::PhantomData;
-use std::ptr::NonNull;
 
 use serde::ser::{self, Serialize, Serializer};
 use serde_json::ser::Formatter;
@@ -41,45 +41,38 @@ pub(crate) fn write<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) -> serd
     if buf.capacity() < BIG_BUFFER {
         return serde_json::to_writer(buf, value);
     }
-    let pending = Pending::default();
+    // The scratch buffer is the thread's, kept between messages (up to `KEPT_SCRATCH`): a
+    // fresh megabyte per message would cost its page faults every time.
+    let pending = Pending {
+        escaped: RefCell::new(SCRATCH.take()),
+        ready: Cell::new(false),
+    };
     let mut serializer = serde_json::Serializer::with_formatter(buf, Escaping(&pending));
-    value.serialize(Fast {
+    let result = value.serialize(Fast {
         inner: &mut serializer,
         pending: &pending,
-    })
+    });
+    let scratch = pending.escaped.into_inner();
+    if scratch.capacity() <= KEPT_SCRATCH {
+        SCRATCH.set(scratch);
+    }
+    result
 }
 
-/// The string value [`Fast`] hands to [`Escaping`]: set (by a [`Lend`]) only for the length
-/// of the `serialize_str("")` call that makes serde_json close a string.
+/// The largest scratch buffer a thread keeps between messages.
+const KEPT_SCRATCH: usize = 8 << 20;
+
+thread_local! {
+    /// Each thread's scratch buffer for escaped long strings.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// The escaped string value [`Fast`] hands to [`Escaping`]: `ready` while it waits for the
+/// `serialize_str("")` call that makes serde_json close a string.
 #[derive(Default)]
-struct Pending(Cell<Option<NonNull<str>>>);
-
-/// `text` lent to [`Pending`] for as long as this lives; dropping it (also when unwinding)
-/// takes the pointer back, so it never outlives the borrow of `text`.
-struct Lend<'p, 't> {
-    pending: &'p Pending,
-    text: PhantomData<&'t str>,
-}
-
-impl<'p, 't> Lend<'p, 't> {
-    fn new(pending: &'p Pending, text: &'t str) -> Self {
-        pending.0.set(Some(NonNull::from(text)));
-        Lend {
-            pending,
-            text: PhantomData,
-        }
-    }
-
-    /// Whether [`Escaping`] took the text; ends the loan.
-    fn taken(self) -> bool {
-        self.pending.0.take().is_none()
-    }
-}
-
-impl Drop for Lend<'_, '_> {
-    fn drop(&mut self) {
-        self.pending.0.set(None);
-    }
+struct Pending {
+    escaped: RefCell<Vec<u8>>,
+    ready: Cell<bool>,
 }
 
 /// serde_json's compact format, but a string closed while a [`Pending`] string waits gets
@@ -89,12 +82,8 @@ struct Escaping<'a>(&'a Pending);
 impl Formatter for Escaping<'_> {
     #[inline]
     fn end_string<W: io::Write + ?Sized>(&mut self, writer: &mut W) -> io::Result<()> {
-        if let Some(text) = self.0 .0.take() {
-            // SAFETY: the pointer is set only by a `Lend`, which borrows the `&str` it points
-            // to and clears it when dropped; `Fast::serialize_str` keeps the `Lend` alive
-            // across the `serialize_str("")` call this runs in.
-            let text = unsafe { text.as_ref() };
-            escape_into(writer, text.as_bytes())?;
+        if self.0.ready.take() {
+            writer.write_all(&self.0.escaped.borrow())?;
         }
         writer.write_all(b"\"")
     }
@@ -188,10 +177,15 @@ impl<'a, S: Serializer> Serializer for Fast<'a, S> {
             return self.inner.serialize_str(v);
         }
         // serde_json writes the quotes (and gives the `Ok` value); `Escaping` writes the
-        // string between them.
-        let lent = Lend::new(self.pending, v);
+        // string, escaped here, between them.
+        {
+            let mut escaped = self.pending.escaped.borrow_mut();
+            escaped.clear();
+            escape_into(&mut *escaped, v.as_bytes()).map_err(ser::Error::custom)?;
+        }
+        self.pending.ready.set(true);
         let done = self.inner.serialize_str("");
-        let taken = lent.taken();
+        let taken = !self.pending.ready.replace(false);
         let done = done?;
         // `Fast` only wraps serde_json's serializer, which closes the string and so takes
         // it; were it another, the string must not be lost.

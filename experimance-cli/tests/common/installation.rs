@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{spawn, Spawned, SAFETY};
+use super::{spawn, Finished, Spawned, SAFETY};
 
 /// The services of the example.
 pub const SERVICES: [&str; 4] = ["audio", "core", "display", "image_server"];
@@ -94,9 +94,10 @@ impl Drop for Installation {
     }
 }
 
-/// A running `experimance dashboard` on a port the system chose.
+/// A running `experimance dashboard` on a port the system chose, killed when dropped (a
+/// failed test leaves no process behind).
 pub struct Dashboard {
-    pub spawned: Spawned,
+    spawned: Option<Spawned>,
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub base: String,
 }
@@ -116,7 +117,22 @@ impl Dashboard {
             .expect("a URL")
             .trim_end_matches('/')
             .to_owned();
-        Dashboard { spawned, base }
+        Dashboard {
+            spawned: Some(spawned),
+            base,
+        }
+    }
+
+    /// Waits for a stderr line containing `needle`.
+    pub fn await_stderr(&mut self, needle: &str) -> String {
+        self.spawned.as_mut().expect("running").await_stderr(needle)
+    }
+
+    /// SIGTERM, then waits for the exit (see [`Spawned::finish`]).
+    pub fn stop(mut self) -> Finished {
+        let spawned = self.spawned.take().expect("running");
+        spawned.terminate();
+        spawned.finish()
     }
 
     /// `GET PATH`: the status and the body.
@@ -156,6 +172,15 @@ impl Dashboard {
         );
         Events {
             reader: BufReader::new(Box::new(response.into_body().into_reader())),
+        }
+    }
+}
+
+impl Drop for Dashboard {
+    fn drop(&mut self) {
+        if let Some(spawned) = &mut self.spawned {
+            let _ = spawned.child.kill();
+            let _ = spawned.child.wait();
         }
     }
 }
