@@ -4,21 +4,21 @@
 //! server key fails with a log line that says what to check; keys come from key files and
 //! never appear in logs or `Debug` output.
 
+#[path = "common/beacon.rs"]
+mod beacon;
 mod reliability_support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
+use beacon::{Beacon, MARKER};
 use experimance::{handlers, service, Config, Context, Curve, Error, Role, Runner};
 use reliability_support::capture::{capture, logs};
 use reliability_support::{next, until, Raw, ANY_PORT, HANDSHAKE_FAILED};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use zmq::SocketEvent;
-
-/// A distinctive payload: found on the wire, it was sent in clear.
-const MARKER: &str = "payload-in-clear-5c0ffee";
 
 /// Publishes `secret {"n": n, "text": MARKER}` and pushes the same every 10 ms.
 #[service(
@@ -40,26 +40,6 @@ impl Source {
         let body = json!({ "n": self.n, "text": MARKER });
         ctx.publish_to("secret", &body).await?;
         ctx.push(&body).await
-    }
-}
-
-/// Publishes `secret {"n": n, "text": MARKER}` every 10 ms (and nothing else).
-#[service(
-    pub = "inproc://overridden-by-the-test",
-    heartbeat_interval = "1h",
-    stats_interval = "off"
-)]
-struct Beacon {
-    n: u64,
-}
-
-#[handlers]
-impl Beacon {
-    #[every("10ms")]
-    async fn tick(&mut self, ctx: &Context<Self>) -> Result<(), Error> {
-        self.n += 1;
-        ctx.publish_to("secret", &json!({ "n": self.n, "text": MARKER }))
-            .await
     }
 }
 

@@ -3,6 +3,8 @@
 //! a pyzmq SUB client of a Rust PUB server that allows only its key, and a Rust PULL client
 //! of a pyzmq PUSH server whose authenticator allows only the Rust key.
 
+#[path = "common/beacon.rs"]
+mod beacon;
 #[path = "common/python.rs"]
 mod python;
 
@@ -10,35 +12,13 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use beacon::{Beacon, MARKER};
 use experimance::curve::certificate;
-use experimance::{handlers, service, Config, Context, Curve, Error, Role, Runner};
+use experimance::{handlers, service, Config, Curve, Role, Runner};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-const MARKER: &str = "over-curve-7d1e";
 const SAFETY: Duration = Duration::from_secs(20);
-
-/// Publishes `secret {"n": n, "text": MARKER}` every 10 ms.
-#[service(
-    name = "RustBeacon",
-    pub = "tcp://127.0.0.1:*",
-    curve = true,
-    heartbeat_interval = "1h",
-    stats_interval = "off"
-)]
-struct Beacon {
-    n: u64,
-}
-
-#[handlers]
-impl Beacon {
-    #[every("10ms")]
-    async fn tick(&mut self, ctx: &Context<Self>) -> Result<(), Error> {
-        self.n += 1;
-        ctx.publish_to("secret", &json!({ "n": self.n, "text": MARKER }))
-            .await
-    }
-}
 
 /// Takes tasks.
 #[service(
