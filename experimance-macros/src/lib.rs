@@ -9,12 +9,15 @@ use proc_macro::TokenStream;
 // One parser for durations, shared with the runtime (which reads them in configuration files).
 #[path = "../../experimance-runtime/src/duration.rs"]
 mod duration;
+// One test of "is this a CURVE key written out", shared with the runtime.
 mod errors;
 mod expand_handlers;
 mod expand_message;
 mod expand_service;
 mod handler;
 mod service_attr;
+#[path = "../../experimance-runtime/src/z85.rs"]
+mod z85;
 
 /// Declares a service on a struct. See the `experimance` crate for the keys.
 #[proc_macro_attribute]

@@ -317,7 +317,7 @@ impl ServiceAttr {
                         format!("`{key}` must not be empty: a key file, or remove the key"),
                     ));
                 }
-                if key == CURVE_SECRET_KEY && looks_like_curve_key(&value) {
+                if key == CURVE_SECRET_KEY && crate::z85::looks_like_key(value.trim()) {
                     return Err(syn::Error::new(
                         lit.span(),
                         "a CURVE secret key does not belong in the source: give the path of a \
@@ -477,15 +477,6 @@ fn check_network(lit: &LitStr) -> syn::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Whether `text` is a CURVE key written out (40 characters of Z85) rather than a path.
-fn looks_like_curve_key(text: &str) -> bool {
-    let text = text.trim();
-    text.len() == 40
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".-:+=^!/*?&<>()[]{}@%$#".contains(&b))
 }
 
 /// A non-empty list of string literals, for `watch` and `allow`.

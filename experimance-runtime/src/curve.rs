@@ -13,6 +13,8 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
+use crate::z85::{is_z85, looks_like_key};
+
 /// The largest key file read.
 const MAX_KEY_FILE: u64 = 64 * 1024;
 
@@ -45,16 +47,6 @@ impl CurveKey {
         let secret = x25519_dalek::StaticSecret::from(self.0);
         CurveKey(x25519_dalek::PublicKey::from(&secret).to_bytes())
     }
-
-    /// Whether `text` looks like a key (40 Z85 characters) rather than a path.
-    fn looks_like_key(text: &str) -> bool {
-        text.len() == 40 && text.bytes().all(is_z85)
-    }
-}
-
-/// The characters of Z85 (ZeroMQ RFC 32).
-fn is_z85(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b".-:+=^!/*?&<>()[]{}@%$#".contains(&b)
 }
 
 impl FromStr for CurveKey {
@@ -62,7 +54,7 @@ impl FromStr for CurveKey {
 
     fn from_str(text: &str) -> Result<CurveKey, String> {
         let text = text.trim();
-        if !CurveKey::looks_like_key(text) {
+        if !looks_like_key(text) {
             return Err("a CURVE key is 40 characters of Z85 text".to_owned());
         }
         let bytes = zmq::z85_decode(text).map_err(|_| "not Z85 text".to_owned())?;
@@ -106,7 +98,7 @@ impl Part {
 /// secret key with a typo).
 pub(crate) fn load(value: &str, part: Part) -> Result<(CurveKey, Option<CurveKey>), String> {
     let value = value.trim();
-    if CurveKey::looks_like_key(value) {
+    if looks_like_key(value) {
         return Ok((value.parse()?, None));
     }
     let path = Path::new(value);
@@ -135,7 +127,7 @@ pub(crate) fn load(value: &str, part: Part) -> Result<(CurveKey, Option<CurveKey
         }
         (None, _) => {
             let bare = text.trim();
-            if CurveKey::looks_like_key(bare) {
+            if looks_like_key(bare) {
                 Ok((bare.parse().map_err(in_file)?, None))
             } else {
                 Err(in_file(format!(

@@ -37,6 +37,7 @@ pub mod testing;
 mod throttle;
 mod untrusted;
 pub mod wire;
+mod z85;
 
 pub use address::{env_var_name, Addresses, Direction, Endpoint, Role};
 pub use auth::{Auth, Network};
