@@ -198,6 +198,23 @@ fn attach(socket: zmq::Socket, label: &str, role: Role, spec: &str) -> Result<Op
     }
 }
 
+/// Waits up to `wait` for any of `sockets` to have a message; which ones have (an
+/// interrupted wait: none).
+pub fn readable<'a>(
+    sockets: impl IntoIterator<Item = &'a zmq::Socket>,
+    wait: Duration,
+) -> Result<Vec<bool>> {
+    let mut items: Vec<zmq::PollItem<'_>> = sockets
+        .into_iter()
+        .map(|s| s.as_poll_item(zmq::POLLIN))
+        .collect();
+    match zmq::poll(&mut items, millis(wait)) {
+        Ok(_) => Ok(items.iter().map(zmq::PollItem::is_readable).collect()),
+        Err(zmq::Error::EINTR) => Ok(vec![false; items.len()]),
+        Err(e) => Err(CliError::runtime(format!("poll failed: {e}"))),
+    }
+}
+
 /// What a wait for a message gave.
 pub enum Recv {
     /// A message, as its frames.

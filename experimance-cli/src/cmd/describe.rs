@@ -91,24 +91,11 @@ fn ask(ctx: &Ctx, addrs: &[String], timeout: std::time::Duration) -> Result<Opti
         let waiting: Vec<usize> = (0..asked.len())
             .filter(|&i| asked[i].answer.is_none())
             .collect();
-        let readable: Vec<usize> = {
-            let mut items: Vec<zmq::PollItem<'_>> = waiting
-                .iter()
-                .map(|&i| asked[i].socket.as_poll_item(zmq::POLLIN))
-                .collect();
-            match zmq::poll(&mut items, net::millis(left.min(TICK))) {
-                Ok(_) | Err(zmq::Error::EINTR) => {}
-                Err(e) => return Err(CliError::runtime(format!("poll failed: {e}"))),
+        let ready = net::readable(waiting.iter().map(|&i| &asked[i].socket), left.min(TICK))?;
+        for (i, ready) in waiting.into_iter().zip(ready) {
+            if ready {
+                take(&mut asked[i])?;
             }
-            waiting
-                .iter()
-                .zip(&items)
-                .filter(|(_, item)| item.is_readable())
-                .map(|(&i, _)| i)
-                .collect()
-        };
-        for i in readable {
-            take(&mut asked[i])?;
         }
     }
     Ok(Some(asked))

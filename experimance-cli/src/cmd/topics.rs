@@ -44,16 +44,7 @@ pub fn run(ctx: &Ctx, args: TopicsArgs) -> Result<()> {
         else {
             break;
         };
-        let mut items: Vec<zmq::PollItem<'_>> = sockets
-            .iter()
-            .map(|(_, s)| s.as_poll_item(zmq::POLLIN))
-            .collect();
-        match zmq::poll(&mut items, net::millis(left.min(crate::ctx::TICK))) {
-            Ok(_) | Err(zmq::Error::EINTR) => {}
-            Err(e) => return Err(CliError::runtime(format!("poll failed: {e}"))),
-        }
-        let readable: Vec<bool> = items.iter().map(zmq::PollItem::is_readable).collect();
-        drop(items);
+        let readable = net::readable(sockets.iter().map(|(_, s)| s), left.min(crate::ctx::TICK))?;
         for ((spec, socket), ready) in sockets.iter().zip(readable) {
             if !ready {
                 continue;

@@ -128,16 +128,7 @@ fn collect(
         let wait = next_tick
             .saturating_duration_since(Instant::now())
             .min(TICK);
-        let mut items: Vec<zmq::PollItem<'_>> = sockets
-            .iter()
-            .map(|s| s.as_poll_item(zmq::POLLIN))
-            .collect();
-        match zmq::poll(&mut items, net::millis(wait)) {
-            Ok(_) | Err(zmq::Error::EINTR) => {}
-            Err(e) => return Err(CliError::runtime(format!("poll failed: {e}"))),
-        }
-        let readable: Vec<bool> = items.iter().map(zmq::PollItem::is_readable).collect();
-        drop(items);
+        let readable = net::readable(sockets, wait)?;
         for (addr, (socket, ready)) in sockets.iter().zip(readable).enumerate() {
             if !ready {
                 continue;
