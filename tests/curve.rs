@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use beacon::{Beacon, MARKER};
 use experimance::{handlers, service, Config, Context, Curve, Error, Role, Runner};
 use reliability_support::capture::{capture, logs};
-use reliability_support::{next, until, Raw, ANY_PORT, HANDSHAKE_FAILED};
+use reliability_support::{next, until, Raw, ANY_PORT, HANDSHAKE_ENDS};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use zmq::SocketEvent;
@@ -146,9 +146,7 @@ fn raw_client(
     if kind == zmq::SUB {
         sock.set_subscribe(b"secret").unwrap();
     }
-    let mut events = vec![SocketEvent::HANDSHAKE_SUCCEEDED];
-    events.extend(HANDSHAKE_FAILED);
-    let monitor = raw.monitor(&events);
+    let monitor = raw.monitor(&HANDSHAKE_ENDS);
     (raw, monitor)
 }
 
@@ -172,19 +170,7 @@ async fn a_client_with_an_unknown_key_is_refused_and_gets_nothing() {
         };
         let (raw, mut monitor) = raw_client(kind, &stranger, &server);
         let raw = raw.connect_to(&source.endpoint(role).unwrap());
-        let event = monitor
-            .wait_for(&[
-                SocketEvent::HANDSHAKE_SUCCEEDED,
-                HANDSHAKE_FAILED[0],
-                HANDSHAKE_FAILED[1],
-                HANDSHAKE_FAILED[2],
-            ])
-            .await;
-        assert_ne!(
-            event,
-            SocketEvent::HANDSHAKE_SUCCEEDED,
-            "the stranger got in"
-        );
+        monitor.expect_refused("the stranger").await;
 
         // The known client gets messages from then on; the stranger, whose handshake libzmq
         // never retries, has nothing.
@@ -411,22 +397,9 @@ async fn keys_from_key_files_in_the_configuration_file() {
     // An unencrypted client is refused: the source is a CURVE server.
     let raw = Raw::new(zmq::SUB);
     raw.subscribe("secret");
-    let mut monitor = raw.monitor(&[
-        SocketEvent::HANDSHAKE_SUCCEEDED,
-        HANDSHAKE_FAILED[0],
-        HANDSHAKE_FAILED[1],
-        HANDSHAKE_FAILED[2],
-    ]);
+    let mut monitor = raw.monitor(&HANDSHAKE_ENDS);
     let _raw = raw.connect_to(&source.endpoint(Role::Pub).unwrap());
-    let event = monitor
-        .wait_for(&[
-            SocketEvent::HANDSHAKE_SUCCEEDED,
-            HANDSHAKE_FAILED[0],
-            HANDSHAKE_FAILED[1],
-            HANDSHAKE_FAILED[2],
-        ])
-        .await;
-    assert_ne!(event, SocketEvent::HANDSHAKE_SUCCEEDED);
+    monitor.expect_refused("a client without CURVE").await;
     sink.stop().await;
     source.stop().await;
     assert_no_keys_logged(&[&server, &client]);

@@ -239,6 +239,18 @@ impl Monitor {
     }
 
     /// Waits for the first event in `wanted`; panics after `SAFETY`.
+    /// Waits for the next handshake to end (the monitor must watch [`HANDSHAKE_ENDS`]) and
+    /// fails unless it was refused. libzmq (4.3) does not retry a connection whose handshake
+    /// was refused, so no message of that peer can ever get through.
+    pub async fn expect_refused(&mut self, who: &str) {
+        let event = self.wait_for(&HANDSHAKE_ENDS).await;
+        assert_ne!(
+            event,
+            zmq::SocketEvent::HANDSHAKE_SUCCEEDED,
+            "{who} must be refused"
+        );
+    }
+
     pub async fn wait_for(&mut self, wanted: &[zmq::SocketEvent]) -> zmq::SocketEvent {
         let deadline = Instant::now() + SAFETY;
         loop {
@@ -260,4 +272,12 @@ pub const HANDSHAKE_FAILED: [zmq::SocketEvent; 3] = [
     zmq::SocketEvent::HANDSHAKE_FAILED_AUTH,
     zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL,
     zmq::SocketEvent::HANDSHAKE_FAILED_NO_DETAIL,
+];
+
+/// The monitor events that end a handshake: it succeeded, or it was refused.
+pub const HANDSHAKE_ENDS: [zmq::SocketEvent; 4] = [
+    zmq::SocketEvent::HANDSHAKE_SUCCEEDED,
+    HANDSHAKE_FAILED[0],
+    HANDSHAKE_FAILED[1],
+    HANDSHAKE_FAILED[2],
 ];

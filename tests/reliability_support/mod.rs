@@ -23,7 +23,7 @@ pub mod wait;
 #[allow(unused_imports)] // each test file uses part of the shared helpers
 pub use child::{say, Kid};
 #[allow(unused_imports)] // each test file uses part of the shared helpers
-pub use raw::{Monitor, Raw, ANY_PORT, HANDSHAKE_FAILED};
+pub use raw::{Monitor, Raw, ANY_PORT, HANDSHAKE_ENDS, HANDSHAKE_FAILED};
 #[allow(unused_imports)] // each test file uses part of the shared helpers
 pub use wait::until;
 
