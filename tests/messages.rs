@@ -493,3 +493,80 @@ async fn python_nan_and_infinity_reach_a_float_field() {
     assert_eq!(runner.stats().errors, 0);
     runner.stop().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Messages that borrow from the frame
+// ---------------------------------------------------------------------------------------------
+
+/// A message whose strings point into the received frame: `&str` where the text has no
+/// escapes, `Cow` where it may.
+#[derive(Debug, Deserialize)]
+struct Frame<'a> {
+    name: &'a str,
+    #[serde(borrow)]
+    caption: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    tags: Vec<&'a str>,
+}
+
+#[service(name = "Viewer", pull = "tcp://127.0.0.1:1", stats_interval = "off")]
+struct Viewer {
+    tx: tokio::sync::mpsc::UnboundedSender<String>,
+}
+
+#[handlers]
+impl Viewer {
+    #[task]
+    async fn frame(&mut self, frame: Frame<'_>) {
+        let caption = match &frame.caption {
+            std::borrow::Cow::Borrowed(c) => format!("borrowed {c:?}"),
+            std::borrow::Cow::Owned(c) => format!("copied {c:?}"),
+        };
+        let _ = self
+            .tx
+            .send(format!("{} {caption} {:?}", frame.name, frame.tags));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_reads_strings_borrowed_from_the_frame() {
+    capture::capture();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut pusher = Raw::bind(zmq::PUSH);
+    let runner = Runner::new(Viewer { tx }).with_address(Role::Pull, pusher.endpoint.clone());
+    runner.start().await.expect("start");
+    // Plain text is borrowed; text with an escape can only be a copy (into the `Cow`); into
+    // a `&str` it is a decode error that costs only that message.
+    pusher
+        .send(r#"{"name": "forest", "caption": "at dusk", "tags": ["a", "b"]}"#)
+        .await;
+    pusher
+        .send(r#"{"name": "river", "caption": "a \"quoted\" word", "tags": []}"#)
+        .await;
+    pusher
+        .send(r#"{"name": "sea\nshore", "caption": "x", "tags": []}"#)
+        .await;
+    pusher
+        .send(r#"{"name": "hill", "caption": "é", "tags": ["c"]}"#)
+        .await;
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        let line = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("a frame arrives")
+            .expect("a frame");
+        got.push(line);
+    }
+    assert_eq!(
+        got,
+        [
+            r#"forest borrowed "at dusk" ["a", "b"]"#,
+            r#"river copied "a \"quoted\" word" []"#,
+            r#"hill borrowed "é" ["c"]"#,
+        ]
+    );
+    assert_eq!(runner.stats().errors, 1);
+    let refused = capture::logged(&["expected a borrowed string"]);
+    assert_eq!(refused.len(), 1, "{:?}", capture::logs());
+    runner.stop().await;
+}

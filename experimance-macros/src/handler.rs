@@ -2,7 +2,7 @@
 //! against the signature its kind requires.
 
 use syn::spanned::Spanned;
-use syn::{Attribute, FnArg, Ident, ImplItemFn, LitStr, Pat, ReturnType, Type};
+use syn::{Attribute, FnArg, GenericParam, Ident, ImplItemFn, LitStr, Pat, ReturnType, Type};
 
 use crate::duration::parse_millis;
 use crate::errors::Errors;
@@ -178,7 +178,17 @@ fn check_signature(
             ),
         );
     }
-    if !sig.generics.params.is_empty() {
+    let params = &sig.generics.params;
+    if !params.is_empty()
+        && params
+            .iter()
+            .all(|p| matches!(p, GenericParam::Lifetime(_)))
+    {
+        errors_here.at(
+            &sig.generics,
+            "handlers take no lifetime parameters: a message type that borrows from the frame is written with `'_`, as in `msg: Frame<'_>`",
+        );
+    } else if !params.is_empty() {
         errors_here.at(&sig.generics, "handlers cannot be generic");
     }
     let mut inputs = sig.inputs.iter().peekable();
@@ -270,7 +280,7 @@ fn check_signature(
             } else if let Type::Reference(_) = *param.ty {
                 errors_here.at(
                     &param.ty,
-                    "the message parameter must be an owned type that implements `serde::de::DeserializeOwned` (`String`, `serde_json::Value`, or a `#[derive(Deserialize)]` type)",
+                    "the message parameter is a value, not a reference: a type that implements `serde::Deserialize` (`String`, `serde_json::Value`, a `#[derive(Deserialize)]` type, or one that borrows from the frame, as `Frame<'_>`)",
                 );
             }
             message = Some((*param.ty).clone());

@@ -10,7 +10,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
-use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use crate::error::HandlerError;
 
@@ -33,9 +33,11 @@ pub type DispatchResult = Result<Handled, HandlerError>;
 ///
 /// The frame was checked to be UTF-8 once, when it was split ([`crate::wire::split_frame`],
 /// [`crate::wire::check_task`]), so serde_json reads it as text and checks no string again.
+/// `T` may borrow from the frame (`&'a str` fields, `Cow<'a, str>` with `#[serde(borrow)]`):
+/// the frame outlives the handler's call.
 #[doc(hidden)]
 #[inline]
-pub fn decode<T: DeserializeOwned>(payload: &str) -> Result<T, HandlerError> {
+pub fn decode<'a, T: Deserialize<'a>>(payload: &'a str) -> Result<T, HandlerError> {
     decode_json(payload).map_err(HandlerError::Decode)
 }
 
@@ -46,8 +48,8 @@ pub fn decode<T: DeserializeOwned>(payload: &str) -> Result<T, HandlerError> {
 /// cannot hold them); otherwise serde_json's error stands. The check first makes the retry
 /// take nothing else JSON5 allows (comments, single quotes), and no deeper nesting than
 /// serde_json's (the JSON5 reader has no depth limit of its own).
-pub(crate) fn python_floats<T: DeserializeOwned>(
-    payload: &str,
+pub(crate) fn python_floats<'a, T: Deserialize<'a>>(
+    payload: &'a str,
     error: serde_json::Error,
 ) -> Result<T, serde_json::Error> {
     if error.classify() != serde_json::error::Category::Syntax {
@@ -65,7 +67,7 @@ pub(crate) fn python_floats<T: DeserializeOwned>(
 /// Decodes `json` as serde_json does, and Python's non-finite floats as [`python_floats`]
 /// says (for generated `#[message]` code).
 #[doc(hidden)]
-pub fn decode_json<T: DeserializeOwned>(json: &str) -> Result<T, serde_json::Error> {
+pub fn decode_json<'a, T: Deserialize<'a>>(json: &'a str) -> Result<T, serde_json::Error> {
     serde_json::from_str(json).or_else(|e| python_floats(json, e))
 }
 

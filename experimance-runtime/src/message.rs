@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::HandlerError;
 
@@ -96,8 +96,8 @@ impl<T: Message> Typed<T> for TypeProbe<T> {
 /// Decodes a handler's message: a `#[message]` type only from a message whose `"type"` is one
 /// of its wire types.
 #[doc(hidden)]
-pub fn decode_checked<T: DeserializeOwned>(
-    payload: &str,
+pub fn decode_checked<'a, T: Deserialize<'a>>(
+    payload: &'a str,
     decoder: Decoder<T>,
 ) -> Result<T, HandlerError> {
     let Some((types, decode)) = decoder else {
