@@ -6,7 +6,7 @@ use serde::Serialize;
 use tracing::Instrument;
 
 use crate::address::Role;
-use crate::core::Core;
+use crate::core::{lock, Core};
 use crate::dispatch::{CatchUnwind, Outcome};
 use crate::error::Error;
 use crate::lifecycle::{State, Status};
@@ -75,6 +75,27 @@ impl<S: Service> Context<S> {
     /// empty if it has no such socket or is not running.
     pub fn endpoints(&self, role: Role) -> Vec<String> {
         self.core.endpoints(role)
+    }
+
+    /// Whether every peer of the service's socket of `role` is on this host, judged from its
+    /// addresses (see [`image::same_host`](crate::image::same_host)): what
+    /// [`ImageSender::source`](crate::image::ImageSender::source) asks to choose between a
+    /// file and inline data. `false` if it has no such socket or is not running. Host names
+    /// are looked up once per run, off the service's threads.
+    pub async fn same_host(&self, role: Role) -> bool {
+        let endpoints = {
+            let addresses = lock(&self.core.addresses);
+            let (endpoints, known) = &addresses[role.index()];
+            if let Some(known) = known {
+                return *known;
+            }
+            endpoints.clone()
+        };
+        let judged = tokio::task::spawn_blocking(move || crate::image::same_host(&endpoints))
+            .await
+            .unwrap_or(false);
+        lock(&self.core.addresses)[role.index()].1 = Some(judged);
+        judged
     }
 
     /// Asks the service to stop, without waiting (a handler cannot wait for its own stop).

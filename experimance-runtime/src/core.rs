@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::address::Role;
+use crate::address::{Endpoint, Role};
 use crate::description::{ServiceDescription, DESCRIPTION_TOPIC};
 use crate::error::Error;
 use crate::lifecycle::{State, Status};
@@ -51,6 +51,9 @@ pub(crate) struct Core {
     pub(crate) failure: Mutex<Option<(String, String)>>,
     /// The endpoints of each socket while running (bound wildcard ports resolved).
     pub(crate) endpoints: Mutex<[Vec<String>; 4]>,
+    /// Each socket's addresses as given, with their direction, while running; and whether
+    /// all its peers are on this host, once asked ([`crate::Context::same_host`]).
+    pub(crate) addresses: Mutex<[(Vec<Endpoint>, Option<bool>); 4]>,
     pub(crate) publisher: tokio::sync::Mutex<Option<Outbox>>,
     pub(crate) pusher: tokio::sync::Mutex<Option<Outbox>>,
     pub(crate) cancel: Mutex<CancellationToken>,
@@ -96,6 +99,7 @@ impl Core {
             }),
             failure: Mutex::new(None),
             endpoints: Mutex::new(Default::default()),
+            addresses: Mutex::new(Default::default()),
             publisher: tokio::sync::Mutex::new(None),
             pusher: tokio::sync::Mutex::new(None),
             cancel: Mutex::new(cancel),

@@ -19,6 +19,7 @@ mod duration;
 mod error;
 mod group;
 mod heartbeat;
+pub mod image;
 mod json;
 mod lifecycle;
 mod liveness;

@@ -328,6 +328,15 @@ impl<S: Service> Runner<S> {
                 .map(|s| s.endpoints().to_vec())
                 .unwrap_or_default()
         });
+        *lock(&core.addresses) = Role::ALL.map(|role| {
+            let given = opened.settings.addresses[role.index()].is_some();
+            let endpoints = if given {
+                opened.settings.endpoints(role)
+            } else {
+                Vec::new()
+            };
+            (endpoints, None)
+        });
         *lock(&core.description) = Some(ServiceDescription::of::<S>(
             self.name(),
             &opened.settings,
@@ -621,6 +630,7 @@ impl Opened {
     /// context off the reactor: termination waits up to `linger` for queued messages.
     async fn close(mut self, core: &Core, linger: Duration) {
         *lock(&core.endpoints) = Default::default();
+        *lock(&core.addresses) = Default::default();
         *lock(&core.description) = None;
         if let Some(outbox) = core.publisher.lock().await.take() {
             self.sockets[Role::Pub.index()] = Some(outbox.socket);
