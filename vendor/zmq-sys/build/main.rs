@@ -6,6 +6,20 @@ use std::env;
 fn main() {
     println!("cargo:rerun-if-changed=build/main.rs");
     println!("cargo:rerun-if-env-changed=PROFILE");
+    println!("cargo:rerun-if-env-changed=EXPERIMANCE_LIBZMQ_DIR");
+    // The output directory of an earlier build of this crate: its libzmq is used as it is,
+    // with the libsodium that `libsodium-sys-stable` links (`SODIUM_LIB_DIR` for the one
+    // that build used). The workspace's trybuild test sets both, so that its own target
+    // directory does not compile the two C libraries a second time.
+    if let Ok(dir) = env::var("EXPERIMANCE_LIBZMQ_DIR") {
+        println!("cargo:rustc-link-search=native={dir}/lib");
+        println!("cargo:rustc-link-lib=static=zmq");
+        println!("cargo:rustc-link-lib=stdc++");
+        println!("cargo:include={dir}/source/include");
+        println!("cargo:lib={dir}/lib");
+        println!("cargo:out={dir}");
+        return;
+    }
     let lib = env::var("DEP_SODIUM_LIB").expect("libsodium-sys-stable gives DEP_SODIUM_LIB");
     let include =
         env::var("DEP_SODIUM_INCLUDE").expect("libsodium-sys-stable gives DEP_SODIUM_INCLUDE");
