@@ -271,7 +271,8 @@ fn clean_format(format: &str) -> String {
 /// inline. Files are named `experimance_img_<time>_<process>_<n>.<format>`, readable by the
 /// same user only, in the directory given (the system's temporary directory by default;
 /// `/dev/shm` keeps them in memory). A file is deleted once it is older than the keep time
-/// ([`KEEP`]), when the files kept pass [`KEEP_BYTES`] (oldest first), and when the sender is
+/// ([`KEEP`]), when the files kept pass [`KEEP_BYTES`] (oldest first), by
+/// [`ImageSender::clear`] (a service calls it in its `#[on_stop]`), and when the sender is
 /// dropped: a receiver has that long to read it.
 #[derive(Debug)]
 pub struct ImageSender {
