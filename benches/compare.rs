@@ -2,16 +2,18 @@
 //! process run, so that machine noise cancels out of the ratios (issue 5).
 //!
 //! ```text
-//! cargo bench --bench compare                  # everything, one table (about 2 minutes)
+//! cargo bench --bench compare                  # everything, one table (about 10 minutes)
 //! cargo bench --bench compare -- pubsub rtt    # only some sections
 //! COMPARE_SCALE=0.2 cargo bench --bench compare  # fewer messages per repetition
 //! COMPARE_ONLY=c cargo bench --bench compare -- pubsub  # one variant, for a profiler
 //! COMPARE_LOG=1 cargo bench --bench compare     # with experimance::init_logging() (info)
 //! ```
 //!
-//! Sections: `pubsub`, `pushpull`, `large`, `rtt`, `idle`, `startup`. Every figure is the
-//! median of several repetitions, shown with its spread (min–max). Every port is chosen by the
-//! system (`tcp://127.0.0.1:*`) and read back. The variants:
+//! Sections, in the order they run: `pubsub`, `pushpull`, `large`, `borrowed`, `rtt`
+//! (`compare/roundtrip.rs`), `fanin`, `fanout`, `many` (`compare/scale.rs`), `images`
+//! (`compare/images.rs`), `idle`, `startup`. Every figure is the median of several
+//! repetitions, shown with its spread (min–max). Every port is chosen by the system
+//! (`tcp://127.0.0.1:*`) and read back. The variants:
 //!
 //! - (a) raw libzmq: the `zmq` crate, blocking, one thread each side, pre-encoded frames and
 //!   no JSON at all: the limit of the transport.
@@ -20,7 +22,11 @@
 //! - (b) a hand-written tokio + tmq loop with `serde_json` into the same struct: what a user
 //!   would write without the DSL.
 //! - (c) a `#[service]` sender and a `#[service]` receiver with a typed handler.
+//! - (z) in `rtt` only: the pure-Rust `zeromq` crate on tokio, with `serde_json`.
 //!
+//! The sections with several processes (`fanin`, `fanout`, the second placement of `rtt`,
+//! `idle`) run this binary again as their children (`--scale-child`, `--rtt-child`,
+//! `--idle-child`); a child ends when its standard input closes.
 //! PUB/SUB runs synchronise the start (slow joiner) by publishing `warm` messages until the
 //! subscriber has seen one, then time a fixed count. High-water marks are unlimited on the
 //! PUB/SUB sockets of every variant so nothing is dropped; every run checks that the whole
@@ -1036,7 +1042,7 @@ fn scaled(n: u64) -> u64 {
     ((n as f64 * scale) as u64).max(10)
 }
 
-/// Whether `COMPARE_ONLY` (a comma-separated list of `a`, `a'`, `b`, `c`, `j`; for profiling one
+/// Whether `COMPARE_ONLY` (a comma-separated list of `a`, `a'`, `b`, `c`, `j`, `z`; for profiling one
 /// variant) lets `name` run; all run when it is unset.
 fn variant(name: &str) -> bool {
     match std::env::var("COMPARE_ONLY") {
@@ -1330,7 +1336,7 @@ fn idle(table: &mut Table) {
             s.push(*v);
         }
     }
-    let rss = "5. idle (pub bound + sub connected), RSS delta";
+    let rss = "9. idle (pub bound + sub connected), RSS delta";
     let one = stats[0].median();
     let t = table.target(
         format!("one idle service ≤ 8 MiB ({:.2} MiB)", one / 1048576.0),
@@ -1347,7 +1353,7 @@ fn idle(table: &mut Table) {
             stats[1].median() / 100.0 / 1048576.0
         ),
     );
-    let cpu_label = "5. idle CPU (heartbeats on), % of one core";
+    let cpu_label = "9. idle CPU (heartbeats on), % of one core";
     table.add(
         cpu_label,
         "one service, 3 s window",
@@ -1395,7 +1401,7 @@ fn startup(rt: &tokio::runtime::Runtime, table: &mut Table) {
         format!("{lost} of {STARTUP_REPS} took over a second")
     };
     table.add(
-        "6. Runner::start → first heartbeat received by a raw SUB",
+        "10. Runner::start → first heartbeat received by a raw SUB",
         "(c) service, PUB connects to the SUB",
         &stat,
         Unit::Millis,

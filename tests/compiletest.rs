@@ -23,7 +23,11 @@ fn share_c_libraries() {
         return;
     };
     let zmq = newest(&build, "zmq-sys-", "out/lib/libzmq.a");
-    let sodium = newest(&build, "libsodium-sys-stable-", "out/installed/lib/libsodium.a");
+    let sodium = newest(
+        &build,
+        "libsodium-sys-stable-",
+        "out/installed/lib/libsodium.a",
+    );
     if let (Some(zmq), Some(sodium)) = (zmq, sodium) {
         // One thread: trybuild's cargo, started below, inherits the environment.
         std::env::set_var("EXPERIMANCE_LIBZMQ_DIR", zmq.join("out"));

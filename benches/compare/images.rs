@@ -81,7 +81,10 @@ async fn send_images(ctx: Context<ImageServer>, mut job: Job) -> Result<(), Erro
         images = images.with_dir("/dev/shm");
     }
     let same_host = ctx.same_host(Role::Pub).await;
-    assert!(same_host, "a PUB bound to 127.0.0.1 has its peers on this host");
+    assert!(
+        same_host,
+        "a PUB bound to 127.0.0.1 has its peers on this host"
+    );
     // Warm-up (the subscriber joins late): small images until one arrives.
     let tiny = ImageSource::inline(b"warm", "png");
     loop {
@@ -200,7 +203,9 @@ fn raw_images(image: &[u8], n: usize) -> Vec<u64> {
     });
     // Warm-up: until one arrives.
     loop {
-        publisher.send(&u64::MAX.to_le_bytes()[..], 0).expect("send");
+        publisher
+            .send(&u64::MAX.to_le_bytes()[..], 0)
+            .expect("send");
         if acks.recv_timeout(Duration::from_millis(5)).is_ok() {
             break;
         }
@@ -244,7 +249,7 @@ pub(crate) fn images(rt: &tokio::runtime::Runtime, table: &mut Table) {
     for (size, name) in sizes {
         let n = scaled(if size >= 1024 * 1024 { 100 } else { 1000 }) as usize;
         let image: Arc<Vec<u8>> = Arc::new((0..size).map(|i| (i * 7 + i / 251) as u8).collect());
-        let label = format!("7. one {name} image end to end, {n} per rep");
+        let label = format!("8. one {name} image end to end, {n} per rep");
         eprintln!("[images] {label}");
         // p50 and p99 of each variant, per repetition.
         let mut stats: [[Stat; 2]; 4] = Default::default();
@@ -300,7 +305,7 @@ pub(crate) fn images(rt: &tokio::runtime::Runtime, table: &mut Table) {
                     .collect(),
             );
             table.add(
-                "7. images: p50 at 4 MiB ÷ p50 at 4 KiB (1.0 = flat)",
+                "8. images: p50 at 4 MiB ÷ p50 at 4 KiB (1.0 = flat)",
                 name,
                 &ratios,
                 Unit::Ratio,

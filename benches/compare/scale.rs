@@ -544,7 +544,7 @@ fn fan(table: &mut Table, section: &str, label: String, publishers: u64, subscri
 pub(crate) fn fan_in(table: &mut Table) {
     let n = scaled(150_000);
     let label = format!(
-        "7. fan-in PUB→SUB, 8 publisher processes → 1 subscriber process, {n} msgs each, \
+        "5. fan-in PUB→SUB, 8 publisher processes → 1 subscriber process, {n} msgs each, \
          {PROCESS_REPS} reps"
     );
     fan(table, "fanin", label, 8, 1, n);
@@ -554,7 +554,7 @@ pub(crate) fn fan_in(table: &mut Table) {
 pub(crate) fn fan_out(table: &mut Table) {
     let n = scaled(100_000);
     let label = format!(
-        "8. fan-out PUB→SUB, 1 publisher process → 16 subscriber processes, {n} msgs each, \
+        "6. fan-out PUB→SUB, 1 publisher process → 16 subscriber processes, {n} msgs each, \
          {PROCESS_REPS} reps"
     );
     fan(table, "fanout", label, 1, 16, n);
@@ -684,7 +684,7 @@ pub(crate) fn many(rt: &tokio::runtime::Runtime, table: &mut Table) {
     let pairs = 64;
     let n = scaled(25_000);
     let pad = pad(SMALL_PAD);
-    let label = format!("9. {pairs} PUB→SUB pairs in one process, all at once, {n} msgs each");
+    let label = format!("7. {pairs} PUB→SUB pairs in one process, all at once, {n} msgs each");
     eprintln!("[many] {label}");
     let mut runs: [Vec<Run>; 2] = Default::default();
     for rep in 0..REPS {
