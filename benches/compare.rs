@@ -529,7 +529,13 @@ impl Publisher {
 }
 
 async fn blast_pub(ctx: Context<Publisher>, job: Job) -> Result<(), Error> {
-    let warm = EraOut::new("warm", 0, "");
+    blast(ctx, 0, job).await
+}
+
+/// A publishing service's part of a run: `warm` messages carrying `index` until
+/// `job.synced`, then `job.n` messages on `job.topic`.
+async fn blast<S: experimance::HasPub>(ctx: Context<S>, index: u64, job: Job) -> Result<(), Error> {
+    let warm = EraOut::new("warm", index, "");
     while !job.synced.load(Ordering::Acquire) {
         ctx.publish_to("warm", &warm).await?;
         tokio::time::sleep(Duration::from_millis(1)).await;

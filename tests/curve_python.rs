@@ -8,8 +8,6 @@ mod beacon;
 #[path = "common/python.rs"]
 mod python;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use beacon::{Beacon, MARKER};
@@ -139,23 +137,7 @@ auth.stop()
 "#,
         timeout = SAFETY.as_millis()
     );
-    let mut child = Command::new(python::interpreter())
-        .arg("-c")
-        .arg(&script)
-        .current_dir(&dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start Python with pyzmq");
-    let stdout = child.stdout.take().unwrap();
-    let port = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        line.trim().to_owned()
-    })
-    .await
-    .unwrap();
+    let (mut child, port) = python::spawn_until_line(&dir, &script, &[]).await;
     assert!(port.parse::<u16>().is_ok(), "pyzmq said {port:?}");
 
     let d = dir.display();

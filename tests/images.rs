@@ -7,7 +7,6 @@
 mod python;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use experimance::image::{ImageSender, ImageSource, FILE_PREFIX};
@@ -252,24 +251,8 @@ push.send_json({{"type": "DisplayMedia", "content_type": "image", "uri": "file:/
 sys.stdin.read()
 "#
     );
-    let mut child = Command::new(python::interpreter())
-        .arg("-c")
-        .arg(&script)
-        .arg(SAFETY.as_millis().to_string())
-        .current_dir(&dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start Python with pyzmq");
-    let stdout = child.stdout.take().unwrap();
-    let port = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
-        line.trim().to_owned()
-    })
-    .await
-    .unwrap();
+    let timeout = SAFETY.as_millis().to_string();
+    let (mut child, port) = python::spawn_until_line(&dir, &script, &[&timeout]).await;
     assert!(port.parse::<u16>().is_ok(), "pyzmq said {port:?}");
 
     let (tx, mut rx) = mpsc::unbounded_channel();

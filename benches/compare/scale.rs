@@ -28,7 +28,7 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use experimance::{handlers, service, Context, Error, Role, Runner};
+use experimance::{handlers, service, Context, Role, Runner};
 use tokio::sync::oneshot;
 
 use super::{
@@ -233,25 +233,9 @@ impl FanPublisher {
     async fn on_start(&mut self, ctx: &Context<Self>) {
         if let Some(job) = self.job.take() {
             let (ctx2, index) = (ctx.clone(), self.index);
-            ctx.spawn("blast", async move { blast_fan(ctx2, index, job).await });
+            ctx.spawn("blast", async move { super::blast(ctx2, index, job).await });
         }
     }
-}
-
-/// [`raw_blast`] as a service: `warm` until `job.synced` (the `go`), then `job.n` messages.
-async fn blast_fan(ctx: Context<FanPublisher>, index: u64, job: Job) -> Result<(), Error> {
-    let warm = EraOut::new("warm", index, "");
-    while !job.synced.load(Ordering::Acquire) {
-        ctx.publish_to("warm", &warm).await?;
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    let t0 = Instant::now();
-    for seq in 0..job.n {
-        ctx.publish_to(job.topic, &EraOut::new("modern", seq, &job.pad))
-            .await?;
-    }
-    let _ = job.started.send(t0);
-    Ok(())
 }
 
 /// A subscriber of several publishers: synced once each one's `warm` came.

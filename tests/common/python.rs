@@ -53,3 +53,32 @@ pub fn scratch(tag: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).expect("scratch directory");
     dir
 }
+
+/// Starts `script` with `args` in `dir`, its standard input and output piped (standard
+/// error goes to the test's), and returns it with the first line it printed (a port, say).
+pub async fn spawn_until_line(
+    dir: &Path,
+    script: &str,
+    args: &[&str],
+) -> (std::process::Child, String) {
+    let mut child = Command::new(interpreter())
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start Python with pyzmq");
+    let stdout = child.stdout.take().expect("stdout");
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
+            .expect("read Python's first line");
+        line.trim().to_owned()
+    })
+    .await
+    .expect("reader thread");
+    (child, line)
+}
