@@ -14,21 +14,7 @@ pub fn interpreter() -> String {
 /// Runs `script` with `args` in `dir`, `stdin` on its standard input; its standard output.
 /// Panics, with what Python printed, if it fails or cannot start.
 pub fn run(dir: &Path, script: &str, args: &[&str], stdin: &str) -> String {
-    let mut child = Command::new(interpreter())
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run {}: {e}; the Python tests need Python 3 with pydantic and pyzmq (`.ci/run` installs them)",
-                interpreter()
-            )
-        });
+    let mut child = start(dir, script, args, Stdio::piped());
     child
         .stdin
         .take()
@@ -61,16 +47,7 @@ pub async fn spawn_until_line(
     script: &str,
     args: &[&str],
 ) -> (std::process::Child, String) {
-    let mut child = Command::new(interpreter())
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start Python with pyzmq");
+    let mut child = start(dir, script, args, Stdio::inherit());
     let stdout = child.stdout.take().expect("stdout");
     let line = tokio::task::spawn_blocking(move || {
         let mut line = String::new();
@@ -81,4 +58,23 @@ pub async fn spawn_until_line(
     .await
     .expect("reader thread");
     (child, line)
+}
+
+/// `script` with `args`, started in `dir` with its standard input and output piped.
+fn start(dir: &Path, script: &str, args: &[&str], stderr: Stdio) -> std::process::Child {
+    Command::new(interpreter())
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {}: {e}; the Python tests need Python 3 with pydantic and pyzmq (`.ci/run` installs them)",
+                interpreter()
+            )
+        })
 }
