@@ -214,7 +214,15 @@ pub fn decode_data(data: &str, max: u64) -> Result<Vec<u8>, ImageError> {
 
 fn read_file(path: &Path, max: u64) -> Result<Vec<u8>, ImageError> {
     let io = |what| move |source| ImageError::Io { what, source };
-    let file = File::open(path).map_err(io("cannot open the file of `uri`"))?;
+    let mut options = OpenOptions::new();
+    options.read(true);
+    // Opening a named pipe would wait for a writer: not without O_NONBLOCK, which regular
+    // files ignore; anything but a regular file is refused below.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = options
+        .open(path)
+        .map_err(io("cannot open the file of `uri`"))?;
     let meta = file
         .metadata()
         .map_err(io("cannot read the file of `uri`"))?;
@@ -548,6 +556,17 @@ mod tests {
             ImageError::NotAFile
         ));
         assert!(matches!(bad(None, Some("file:///")), ImageError::NotAFile));
+        // A named pipe with no writer: refused at once, not waited on.
+        #[cfg(unix)]
+        {
+            let dir = scratch("fifo");
+            let fifo = dir.join("pipe.png");
+            let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+            assert!(made.unwrap().success());
+            let uri = format!("file://{}", fifo.display());
+            assert!(matches!(bad(None, Some(&uri)), ImageError::NotAFile));
+            std::fs::remove_dir_all(dir).unwrap();
+        }
         let missing = bad(None, Some("file:///nonexistent/experimance.png"));
         assert!(
             matches!(missing, ImageError::Io { ref source, .. } if source.kind() == io::ErrorKind::NotFound)
