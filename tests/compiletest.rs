@@ -16,6 +16,13 @@ fn ui() {
 /// the libraries the build of this test made instead (see `vendor/README.md`); if those are
 /// not found, the C libraries are built there as before.
 fn share_c_libraries() {
+    // libsodium-sys-stable refuses `SODIUM_LIB_DIR` beside these.
+    if ["SODIUM_USE_PKG_CONFIG", "SODIUM_SHARED"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some())
+    {
+        return;
+    }
     let Some(build) = std::env::current_exe()
         .ok()
         .and_then(|exe| Some(exe.parent()?.parent()?.join("build")))

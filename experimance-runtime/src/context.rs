@@ -91,10 +91,18 @@ impl<S: Service> Context<S> {
             }
             endpoints.clone()
         };
-        let judged = tokio::task::spawn_blocking(move || crate::image::same_host(&endpoints))
-            .await
-            .unwrap_or(false);
-        lock(&self.core.addresses)[role.index()].1 = Some(judged);
+        let judged = {
+            let endpoints = endpoints.clone();
+            tokio::task::spawn_blocking(move || crate::image::same_host(&endpoints))
+                .await
+                .unwrap_or(false)
+        };
+        // Kept for the run it was judged for only (a restart may have new addresses).
+        let mut addresses = lock(&self.core.addresses);
+        let slot = &mut addresses[role.index()];
+        if slot.0 == endpoints {
+            slot.1 = Some(judged);
+        }
         judged
     }
 

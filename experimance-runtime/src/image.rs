@@ -31,7 +31,7 @@
 //! ```
 
 use std::collections::VecDeque;
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{self, Read as _, Write as _};
 use std::net::{IpAddr, ToSocketAddrs, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -80,7 +80,9 @@ pub struct ImageSource {
     pub uri: Option<String>,
 }
 
-/// Why an image could not be made or read. No variant repeats text from the message.
+/// Why an image could not be made or read. No variant carries text of the message beyond
+/// a URI's scheme (letters, digits, `+`, `-` and `.`, at most 16) and the value and position
+/// of a byte that is not base64.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ImageError {
@@ -102,6 +104,10 @@ pub enum ImageError {
     /// The file of `uri` is not a regular file (a directory, a device, a pipe).
     #[error("the file of `uri` is not a regular file")]
     NotAFile,
+    /// The file of `uri` is outside the directories given to
+    /// [`ImageSource::load_within`].
+    #[error("the file of `uri` is outside the directories images are read from")]
+    OutsideDirs,
     /// Over the size limit.
     #[error("the image is {size} bytes or more, over the limit of {max}")]
     TooLarge {
@@ -160,14 +166,38 @@ impl ImageSource {
 
     /// The image's bytes, as the Python services read them: the file of `uri` if it exists,
     /// else `image_data`, else an error about `uri`. Reads no more than `max` bytes from
-    /// anywhere, and only regular files (not `/dev/zero`, not a pipe).
+    /// anywhere, and only regular files: not a device, not a named pipe, and nothing that
+    /// would make it wait (files are opened non-blocking). It reads any regular file this
+    /// process may read; [`ImageSource::load_within`] keeps it to some directories.
     ///
     /// Reading a file blocks the thread (microseconds to a few milliseconds for an image in
     /// the page cache); a service that loads large files from slow disks does it in
     /// `tokio::task::spawn_blocking`.
     pub fn load_max(&self, max: u64) -> Result<Vec<u8>, ImageError> {
+        self.load_from(max, None)
+    }
+
+    /// [`ImageSource::load_max`], reading a `uri` only if its file (symbolic links resolved)
+    /// is inside one of `dirs`; another is [`ImageError::OutsideDirs`].
+    ///
+    /// ```
+    /// use experimance_runtime::image::{ImageError, ImageSource, LOAD_MAX};
+    ///
+    /// let source = ImageSource { image_data: None, uri: Some("file:///etc/hostname".into()) };
+    /// let allowed = [std::env::temp_dir()];
+    /// assert!(matches!(source.load_within(&allowed, LOAD_MAX), Err(ImageError::OutsideDirs)));
+    /// ```
+    pub fn load_within<P: AsRef<Path>>(&self, dirs: &[P], max: u64) -> Result<Vec<u8>, ImageError> {
+        let dirs: Vec<PathBuf> = dirs
+            .iter()
+            .filter_map(|d| std::fs::canonicalize(d.as_ref()).ok())
+            .collect();
+        self.load_from(max, Some(&dirs))
+    }
+
+    fn load_from(&self, max: u64, dirs: Option<&[PathBuf]>) -> Result<Vec<u8>, ImageError> {
         if let Some(path) = self.path() {
-            match read_file(&path, max) {
+            match read_file(&path, max, dirs) {
                 Err(ImageError::Io { source, .. })
                     if source.kind() == io::ErrorKind::NotFound && self.image_data.is_some() => {}
                 other => return other,
@@ -199,7 +229,7 @@ pub fn decode_data(data: &str, max: u64) -> Result<Vec<u8>, ImageError> {
         None => data,
     };
     let size = (base64.len() as u64 / 4) * 3;
-    if size > max + 2 {
+    if size > max.saturating_add(2) {
         return Err(ImageError::TooLarge { size, max });
     }
     let bytes = STANDARD.decode(base64).map_err(ImageError::Base64)?;
@@ -212,20 +242,17 @@ pub fn decode_data(data: &str, max: u64) -> Result<Vec<u8>, ImageError> {
     Ok(bytes)
 }
 
-fn read_file(path: &Path, max: u64) -> Result<Vec<u8>, ImageError> {
+fn read_file(path: &Path, max: u64, dirs: Option<&[PathBuf]>) -> Result<Vec<u8>, ImageError> {
     let io = |what| move |source| ImageError::Io { what, source };
-    let mut options = OpenOptions::new();
-    options.read(true);
-    // Opening a named pipe would wait for a writer: not without O_NONBLOCK, which regular
-    // files ignore; anything but a regular file is refused below.
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
-    let file = options
-        .open(path)
-        .map_err(io("cannot open the file of `uri`"))?;
-    let meta = file
-        .metadata()
-        .map_err(io("cannot read the file of `uri`"))?;
+    if let Some(dirs) = dirs {
+        let real = std::fs::canonicalize(path).map_err(io("cannot find the file of `uri`"))?;
+        if !dirs.iter().any(|dir| real.starts_with(dir)) {
+            return Err(ImageError::OutsideDirs);
+        }
+    }
+    // Looked at before it is opened: opening a device or a named pipe can wait, or do
+    // something (a serial port resets the board on it).
+    let meta = std::fs::metadata(path).map_err(io("cannot find the file of `uri`"))?;
     if !meta.is_file() {
         return Err(ImageError::NotAFile);
     }
@@ -235,9 +262,27 @@ fn read_file(path: &Path, max: u64) -> Result<Vec<u8>, ImageError> {
             max,
         });
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    let mut options = OpenOptions::new();
+    options.read(true);
+    // Should it have been swapped for something else since: no waiting to open it, and no
+    // controlling terminal. Regular files ignore both.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        libc::O_NONBLOCK | libc::O_NOCTTY,
+    );
+    let file = options
+        .open(path)
+        .map_err(io("cannot open the file of `uri`"))?;
+    let meta = file
+        .metadata()
+        .map_err(io("cannot read the file of `uri`"))?;
+    if !meta.is_file() {
+        return Err(ImageError::NotAFile);
+    }
+    let mut bytes = Vec::with_capacity(meta.len().min(max) as usize);
     // The file may grow while it is read: never past the limit.
-    file.take(max + 1)
+    file.take(max.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(io("cannot read the file of `uri`"))?;
     if bytes.len() as u64 > max {
@@ -276,21 +321,30 @@ fn clean_format(format: &str) -> String {
 ///
 /// [`ImageSender::source`] puts an image in a file when the peers are on this host and it is
 /// larger than the inline limit ([`INLINE_MAX`] by default), as the Python services do; else
-/// inline. Files are named `experimance_img_<time>_<process>_<n>.<format>`, readable by the
-/// same user only, in the directory given (the system's temporary directory by default;
-/// `/dev/shm` keeps them in memory). A file is deleted once it is older than the keep time
-/// ([`KEEP`]), when the files kept pass [`KEEP_BYTES`] (oldest first), by
-/// [`ImageSender::clear`] (a service calls it in its `#[on_stop]`), and when the sender is
-/// dropped: a receiver has that long to read it.
+/// inline, up to [`INLINE_CAP`]. Files are named `experimance_img_<time>_<process>_<n>.<format>`,
+/// readable by the same user only (a receiver running as another user cannot read them), in
+/// the directory given (the system's temporary directory by default; `/dev/shm` keeps them in
+/// memory).
+///
+/// A file is kept for the keep time ([`KEEP`]) and then deleted by the next
+/// [`ImageSender::source`] or [`ImageSender::cleanup`] (a service that may go quiet calls
+/// `cleanup` from an `#[every]` timer); the oldest go first once the files kept pass
+/// [`KEEP_BYTES`]; [`ImageSender::clear`] (in the service's `#[on_stop]`) and dropping the
+/// sender delete them all. A receiver has that long to read a file. The first file a sender
+/// writes also sweeps its directory of the `experimance_img_*` files older than the keep
+/// time that this user may delete, which a process that was killed left behind.
 #[derive(Debug)]
 pub struct ImageSender {
     dir: PathBuf,
     inline_max: usize,
+    inline_cap: usize,
     keep: Duration,
     keep_bytes: u64,
     /// The files written and not yet deleted, oldest first, with their time and size.
     files: VecDeque<(PathBuf, Instant, u64)>,
     bytes: u64,
+    /// Whether the directory was swept of old files.
+    swept: bool,
 }
 
 impl Default for ImageSender {
@@ -299,20 +353,26 @@ impl Default for ImageSender {
     }
 }
 
+/// The largest image sent inline: its base64 (a third more) stays under the services'
+/// default `max_message_size` (16 MiB), which a receiver enforces by dropping the connection.
+pub const INLINE_CAP: usize = 12 * 1024 * 1024;
+
 /// Numbers the files of this process.
 static FILES: AtomicU64 = AtomicU64::new(0);
 
 impl ImageSender {
     /// A sender with the defaults: the system's temporary directory, [`INLINE_MAX`],
-    /// [`KEEP`] and [`KEEP_BYTES`].
+    /// [`INLINE_CAP`], [`KEEP`] and [`KEEP_BYTES`].
     pub fn new() -> ImageSender {
         ImageSender {
             dir: std::env::temp_dir(),
             inline_max: INLINE_MAX,
+            inline_cap: INLINE_CAP,
             keep: KEEP,
             keep_bytes: KEEP_BYTES,
             files: VecDeque::new(),
             bytes: 0,
+            swept: false,
         }
     }
 
@@ -325,6 +385,13 @@ impl ImageSender {
     /// Sends images of up to `bytes` inline even to peers on this host.
     pub fn with_inline_max(mut self, bytes: usize) -> Self {
         self.inline_max = bytes;
+        self
+    }
+
+    /// Refuses ([`ImageError::TooLarge`]) to send images over `bytes` inline; for a peer
+    /// whose `max_message_size` is not the default.
+    pub fn with_inline_cap(mut self, bytes: usize) -> Self {
+        self.inline_cap = bytes;
         self
     }
 
@@ -348,7 +415,8 @@ impl ImageSender {
     /// `bytes` (of type `format`: `png`, `jpeg`, ...) as an image source: a file when
     /// `same_host` (every peer is on this host, see
     /// [`Context::same_host`](crate::Context::same_host)) and it is larger than the inline
-    /// limit, else inline. Deletes the files that are due first.
+    /// limit, else inline. Deletes the files that are due first. A file that cannot be
+    /// written (a full disk) is logged, and the image goes inline instead.
     ///
     /// Writing the file blocks the thread (about a millisecond for 4 MiB into the page
     /// cache, no `fsync`).
@@ -359,51 +427,84 @@ impl ImageSender {
         same_host: bool,
     ) -> Result<ImageSource, ImageError> {
         self.cleanup();
-        if !same_host || bytes.len() <= self.inline_max {
-            return Ok(ImageSource::inline(bytes, format));
+        if same_host && bytes.len() > self.inline_max {
+            match self.write(bytes, format) {
+                Ok(path) => return Ok(self.kept(path, bytes.len() as u64)),
+                Err(e) if bytes.len() <= self.inline_cap => {
+                    tracing::warn!(dir = %self.dir.display(), error = %e, "cannot write an image's temporary file; sending the image inline");
+                }
+                Err(e) => return Err(e),
+            }
         }
-        let path = self.write(bytes, format)?;
-        let source = ImageSource::file(&path).map_err(|source| ImageError::Io {
-            what: "cannot make the file's path absolute",
-            source,
-        })?;
-        self.bytes += bytes.len() as u64;
-        self.files
-            .push_back((path, Instant::now(), bytes.len() as u64));
+        if bytes.len() > self.inline_cap {
+            return Err(ImageError::TooLarge {
+                size: bytes.len() as u64,
+                max: self.inline_cap as u64,
+            });
+        }
+        Ok(ImageSource::inline(bytes, format))
+    }
+
+    /// The source of the file at `path` just written, which it now keeps.
+    fn kept(&mut self, path: PathBuf, size: u64) -> ImageSource {
+        let source = ImageSource {
+            image_data: None,
+            uri: Some(format!("file://{}", path.display())),
+        };
+        self.bytes += size;
+        self.files.push_back((path, Instant::now(), size));
         while self.bytes > self.keep_bytes && self.files.len() > 1 {
             self.delete_oldest();
         }
-        Ok(source)
+        source
     }
 
-    fn write(&self, bytes: &[u8], format: &str) -> Result<PathBuf, ImageError> {
-        let since = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        let name = format!(
-            "{FILE_PREFIX}{}{:03}_{}_{}.{}",
-            since.as_secs(),
-            since.subsec_millis(),
-            std::process::id(),
-            FILES.fetch_add(1, Ordering::Relaxed),
-            clean_format(format)
-        );
-        let path = self.dir.join(name);
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let written = options
-            .open(&path)
-            .and_then(|mut file| file.write_all(bytes));
-        if let Err(source) = written {
-            let _ = std::fs::remove_file(&path);
-            return Err(ImageError::Io {
-                what: "cannot write the image's temporary file",
-                source,
-            });
+    fn write(&mut self, bytes: &[u8], format: &str) -> Result<PathBuf, ImageError> {
+        let dir = std::path::absolute(&self.dir).map_err(|source| ImageError::Io {
+            what: "cannot make the directory of temporary files absolute",
+            source,
+        })?;
+        if !self.swept {
+            self.swept = true;
+            sweep(&dir, self.keep);
         }
-        Ok(path)
+        let format = clean_format(format);
+        let mut tries = 0;
+        loop {
+            let since = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
+            let name = format!(
+                "{FILE_PREFIX}{}{:03}_{}_{}.{format}",
+                since.as_secs(),
+                since.subsec_millis(),
+                std::process::id(),
+                FILES.fetch_add(1, Ordering::Relaxed),
+            );
+            let path = dir.join(name);
+            let mut options = OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let written = options
+                .open(&path)
+                .and_then(|mut file| file.write_all(bytes));
+            match written {
+                Ok(()) => return Ok(path),
+                // Another process of the same number (another PID namespace) in the same
+                // millisecond: the next number.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && tries < 16 => tries += 1,
+                Err(source) => {
+                    if source.kind() != io::ErrorKind::AlreadyExists {
+                        let _ = std::fs::remove_file(&path);
+                    }
+                    return Err(ImageError::Io {
+                        what: "cannot write the image's temporary file",
+                        source,
+                    });
+                }
+            }
+        }
     }
 
     /// Deletes the files older than the keep time; returns how many it deleted.
@@ -444,10 +545,48 @@ impl Drop for ImageSender {
     }
 }
 
+/// Deletes the `experimance_img_*` regular files in `dir` older than `keep` that this user
+/// may delete: what a process that was killed left behind (and what the Python services'
+/// own cleanup deletes).
+fn sweep(dir: &Path, keep: Duration) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut deleted = 0;
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name();
+        if !name.to_str().is_some_and(|n| n.starts_with(FILE_PREFIX)) {
+            continue;
+        }
+        let Ok(meta) = entry.metadata() else {
+            continue;
+        };
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age > keep);
+        // Another user's file in a shared directory (sticky, as /tmp and /dev/shm are) cannot
+        // be deleted: the system refuses, and it stays.
+        if meta.is_file() && old && std::fs::remove_file(entry.path()).is_ok() {
+            deleted += 1;
+        }
+    }
+    if deleted > 0 {
+        tracing::info!(dir = %dir.display(), deleted, "deleted old temporary image files");
+    }
+}
+
 /// Whether every peer of a socket with `endpoints` is on this host: `ipc://` and `inproc://`
 /// are; a TCP bind is only to a loopback address (a bind to `*` or to another interface
 /// takes peers from anywhere); a TCP connect is to `localhost` or an address of this host
-/// (host names are looked up, which may block). No endpoint: `false`.
+/// (a host name is looked up, which may block, and every address it has must be this
+/// host's). No endpoint: `false`.
+///
+/// It sees only the direct peers: a PUB connected to a hub on this host is judged on this
+/// host although the hub's subscribers may be elsewhere, and a peer in another container, a
+/// service with a private `/tmp`, or one behind a tunnel may not see this host's files. Such
+/// installations pass `false` (or use a directory both see).
 pub fn same_host(endpoints: &[Endpoint]) -> bool {
     !endpoints.is_empty() && endpoints.iter().all(endpoint_on_this_host)
 }
@@ -477,7 +616,10 @@ fn endpoint_on_this_host(endpoint: &Endpoint) -> bool {
             Some(ip) => is_local(ip),
             None => (host, 0)
                 .to_socket_addrs()
-                .map(|mut addrs| addrs.any(|a| is_local(a.ip())))
+                .map(|addrs| {
+                    let ips: Vec<IpAddr> = addrs.map(|a| a.ip()).collect();
+                    !ips.is_empty() && ips.into_iter().all(is_local)
+                })
                 .unwrap_or(false),
         },
     }
@@ -649,6 +791,94 @@ mod tests {
         assert!(large.load().is_err());
         let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
         assert!(left.is_empty(), "{left:?}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn load_within_reads_only_inside_the_directories_given() {
+        let dir = scratch("within");
+        let inside = dir.join("in");
+        std::fs::create_dir_all(&inside).unwrap();
+        std::fs::write(inside.join("a.png"), b"inside").unwrap();
+        let outside = dir.join("secret.key");
+        std::fs::write(&outside, b"secret").unwrap();
+        let at = |p: &Path| ImageSource::file(p).unwrap();
+        let dirs = [&inside];
+        assert_eq!(
+            at(&inside.join("a.png"))
+                .load_within(&dirs, LOAD_MAX)
+                .unwrap(),
+            b"inside"
+        );
+        assert!(matches!(
+            at(&outside).load_within(&dirs, LOAD_MAX),
+            Err(ImageError::OutsideDirs)
+        ));
+        // Through `..` or a symbolic link out of the directory: still outside.
+        assert!(matches!(
+            at(&inside.join("../secret.key")).load_within(&dirs, LOAD_MAX),
+            Err(ImageError::OutsideDirs)
+        ));
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(&outside, inside.join("link.png")).unwrap();
+            assert!(matches!(
+                at(&inside.join("link.png")).load_within(&dirs, LOAD_MAX),
+                Err(ImageError::OutsideDirs)
+            ));
+        }
+        // No limit at all works too.
+        assert_eq!(at(&outside).load_max(u64::MAX).unwrap(), b"secret");
+        let inline = ImageSource::inline(b"abc", "png");
+        assert_eq!(inline.load_max(u64::MAX).unwrap(), b"abc");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_sender_caps_inline_falls_back_to_inline_and_sweeps_old_files() {
+        let dir = scratch("sender-edges");
+        // Too big to go inline: refused, not sent to be dropped by the receiver.
+        let mut capped = ImageSender::new().with_dir(&dir).with_inline_cap(100);
+        assert!(matches!(
+            capped.source(&image(101), "png", false),
+            Err(ImageError::TooLarge {
+                size: 101,
+                max: 100
+            })
+        ));
+        assert!(capped.source(&image(100), "png", false).is_ok());
+        // A directory it cannot write to: inline instead.
+        let mut nowhere = ImageSender::new()
+            .with_dir(dir.join("missing"))
+            .with_inline_max(0);
+        let source = nowhere.source(&image(10), "png", true).unwrap();
+        assert!(source.uri.is_none() && source.image_data.is_some());
+        // Files of a killed process: an old one goes with the first file written, a fresh
+        // one and other names stay.
+        let old = dir.join(format!("{FILE_PREFIX}old.png"));
+        let fresh = dir.join(format!("{FILE_PREFIX}fresh.png"));
+        let other = dir.join("other.png");
+        for path in [&old, &fresh, &other] {
+            std::fs::write(path, b"x").unwrap();
+        }
+        let long_ago = SystemTime::now() - Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&other)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        let mut sender = ImageSender::new().with_dir(&dir).with_inline_max(0);
+        sender.source(&image(10), "png", true).unwrap();
+        assert!(!old.exists());
+        assert!(fresh.exists() && other.exists());
+        drop(sender);
         std::fs::remove_dir_all(dir).unwrap();
     }
 

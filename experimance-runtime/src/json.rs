@@ -12,6 +12,11 @@
 //! escaped text between the quotes. The output is the same bytes; the unit tests compare
 //! the two. No `unsafe`: the text crosses over as an owned copy, whose cost (a memcpy) is
 //! small beside the escaping (`cargo bench --bench escape`).
+//!
+//! Wrapping every value costs about a tenth on messages made of short strings only. So a
+//! message type whose wrapped encoding met no long string is written by serde_json alone
+//! for its next [`PLAIN_RUN`] messages on that thread, then tried wrapped again
+//! ([`Plain`]).
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -41,22 +46,71 @@ pub(crate) fn write<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) -> serd
     if buf.capacity() < BIG_BUFFER {
         return serde_json::to_writer(buf, value);
     }
+    let kind = Plain::kind::<T>();
+    if Plain::take(kind) {
+        return serde_json::to_writer(buf, value);
+    }
     // The scratch buffer is the thread's, kept between messages (up to `KEPT_SCRATCH`): a
     // fresh megabyte per message would cost its page faults every time.
     let pending = Pending {
         escaped: RefCell::new(SCRATCH.take()),
         ready: Cell::new(false),
+        long: Cell::new(false),
     };
     let mut serializer = serde_json::Serializer::with_formatter(buf, Escaping(&pending));
     let result = value.serialize(Fast {
         inner: &mut serializer,
         pending: &pending,
     });
+    if result.is_ok() && !pending.long.get() {
+        Plain::start(kind);
+    }
     let scratch = pending.escaped.into_inner();
     if scratch.capacity() <= KEPT_SCRATCH {
         SCRATCH.set(scratch);
     }
     result
+}
+
+/// How many messages of a type whose wrapped encoding met no long string serde_json writes
+/// alone before the wrapped path is tried on that type again.
+const PLAIN_RUN: u32 = 15;
+
+/// The message types that go to serde_json alone for now, per thread: a few slots of (type,
+/// messages left), the type known by the address of its name.
+struct Plain;
+
+thread_local! {
+    static PLAIN: Cell<[(usize, u32); 8]> = const { Cell::new([(0, 0); 8]) };
+}
+
+impl Plain {
+    fn kind<T: ?Sized>() -> usize {
+        std::any::type_name::<T>().as_ptr() as usize
+    }
+
+    /// Whether a message of `kind` goes to serde_json alone (and counts it).
+    fn take(kind: usize) -> bool {
+        let mut slots = PLAIN.get();
+        let Some(slot) = slots.iter_mut().find(|(k, left)| *k == kind && *left > 0) else {
+            return false;
+        };
+        slot.1 -= 1;
+        PLAIN.set(slots);
+        true
+    }
+
+    /// The next [`PLAIN_RUN`] messages of `kind` go to serde_json alone; the slot of the type
+    /// with the fewest left is taken.
+    fn start(kind: usize) {
+        let mut slots = PLAIN.get();
+        let slot = match slots.iter().position(|(k, _)| *k == kind) {
+            Some(i) => i,
+            None => (0..slots.len()).min_by_key(|&i| slots[i].1).unwrap_or(0),
+        };
+        slots[slot] = (kind, PLAIN_RUN);
+        PLAIN.set(slots);
+    }
 }
 
 /// The largest scratch buffer a thread keeps between messages.
@@ -73,6 +127,8 @@ thread_local! {
 struct Pending {
     escaped: RefCell<Vec<u8>>,
     ready: Cell<bool>,
+    /// Whether the message had a long string.
+    long: Cell<bool>,
 }
 
 /// serde_json's compact format, but a string closed while a [`Pending`] string waits gets
@@ -184,6 +240,7 @@ impl<'a, S: Serializer> Serializer for Fast<'a, S> {
             escape_into(&mut *escaped, v.as_bytes()).map_err(ser::Error::custom)?;
         }
         self.pending.ready.set(true);
+        self.pending.long.set(true);
         let done = self.inner.serialize_str("");
         let taken = !self.pending.ready.replace(false);
         let done = done?;
@@ -433,12 +490,15 @@ mod tests {
 
     use serde::Serialize;
 
-    use super::{next_escape, write, BIG_BUFFER, LONG};
+    use super::{next_escape, write, Plain, BIG_BUFFER, LONG, PLAIN, PLAIN_RUN};
 
     /// Encodes with [`write`] and checks the bytes against `serde_json::to_vec`.
+    /// `value` through the wrapped path (never skipped by [`Plain`]) writes what serde_json
+    /// writes.
     fn same<T: Serialize + ?Sized>(value: &T) {
         let mut buf = Vec::with_capacity(BIG_BUFFER);
         buf.extend_from_slice(b"prefix ");
+        PLAIN.set([(0, 0); 8]);
         write(&mut buf, value).expect("encodes");
         let expected = serde_json::to_vec(value).expect("serde_json encodes");
         assert_eq!(
@@ -622,6 +682,55 @@ mod tests {
             unit: (),
             value: serde_json::json!({"nested": [long, {"deeper": "\u{0}\u{7f}".repeat(9)}]}),
         });
+    }
+
+    /// A type whose messages hold no long string goes to serde_json alone for a while, then
+    /// is tried wrapped again; a type with long strings stays wrapped. The bytes are
+    /// serde_json's either way.
+    #[test]
+    fn types_without_long_strings_skip_the_wrapping_for_a_while() {
+        #[derive(Serialize)]
+        struct Short {
+            names: Vec<String>,
+        }
+        #[derive(Serialize)]
+        struct Long {
+            data: String,
+        }
+        let short = Short {
+            names: vec!["a\"b".to_owned(); 10],
+        };
+        let long = Long {
+            data: "x\n".repeat(100),
+        };
+        let mut buf = Vec::with_capacity(BIG_BUFFER);
+        let plain_left = |kind| {
+            PLAIN
+                .get()
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map_or(0, |(_, left)| *left)
+        };
+        write(&mut buf, &short).unwrap();
+        assert_eq!(buf, serde_json::to_vec(&short).unwrap());
+        let kind = Plain::kind::<Short>();
+        assert_eq!(plain_left(kind), PLAIN_RUN);
+        for left in (0..PLAIN_RUN).rev() {
+            buf.clear();
+            write(&mut buf, &short).unwrap();
+            assert_eq!(buf, serde_json::to_vec(&short).unwrap());
+            assert_eq!(plain_left(kind), left);
+        }
+        // Tried wrapped again, and again none: another run.
+        buf.clear();
+        write(&mut buf, &short).unwrap();
+        assert_eq!(plain_left(kind), PLAIN_RUN);
+        for _ in 0..3 {
+            buf.clear();
+            write(&mut buf, &long).unwrap();
+            assert_eq!(buf, serde_json::to_vec(&long).unwrap());
+            assert_eq!(plain_left(Plain::kind::<Long>()), 0);
+        }
     }
 
     /// serde_json's `RawValue` is written as it is, alone or inside a struct (the CLI's

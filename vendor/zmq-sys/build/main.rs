@@ -12,9 +12,11 @@ fn main() {
     // that build used). The workspace's trybuild test sets both, so that its own target
     // directory does not compile the two C libraries a second time.
     if let Ok(dir) = env::var("EXPERIMANCE_LIBZMQ_DIR") {
+        println!("cargo:rerun-if-changed={dir}/lib/libzmq.a");
         println!("cargo:rustc-link-search=native={dir}/lib");
         println!("cargo:rustc-link-lib=static=zmq");
-        println!("cargo:rustc-link-lib=stdc++");
+        let apple = env::var("TARGET").is_ok_and(|t| t.contains("apple"));
+        println!("cargo:rustc-link-lib={}", if apple { "c++" } else { "stdc++" });
         println!("cargo:include={dir}/source/include");
         println!("cargo:lib={dir}/lib");
         println!("cargo:out={dir}");
