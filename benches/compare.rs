@@ -2,7 +2,7 @@
 //! process run, so that machine noise cancels out of the ratios (issue 5).
 //!
 //! ```text
-//! cargo bench --bench compare                  # everything, one table (about 10 minutes)
+//! cargo bench --bench compare                  # everything, one table (about 5 minutes)
 //! cargo bench --bench compare -- pubsub rtt    # only some sections
 //! COMPARE_SCALE=0.2 cargo bench --bench compare  # fewer messages per repetition
 //! COMPARE_ONLY=c cargo bench --bench compare -- pubsub  # one variant, for a profiler
