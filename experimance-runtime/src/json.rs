@@ -14,9 +14,11 @@
 //! small beside the escaping (`cargo bench --bench escape`).
 //!
 //! Wrapping every value costs about a tenth on messages made of short strings only. So a
-//! message type whose wrapped encoding met no long string is written by serde_json alone
-//! for its next [`PLAIN_RUN`] messages on that thread, then tried wrapped again
-//! ([`Plain`]).
+//! message type that was just written wrapped, at least [`BIG_BUFFER`] bytes of it and no
+//! long string, is written by serde_json alone for its next [`PLAIN_RUN`] messages on that
+//! thread, then tried wrapped again ([`Plain`]). A type whose messages are sometimes big
+//! with short strings and sometimes carry a long one pays serde_json's speed for the long
+//! strings of at most that many messages in a row.
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -50,6 +52,7 @@ pub(crate) fn write<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) -> serd
     if Plain::take(kind) {
         return serde_json::to_writer(buf, value);
     }
+    let start = buf.len();
     // The scratch buffer is the thread's, kept between messages (up to `KEPT_SCRATCH`): a
     // fresh megabyte per message would cost its page faults every time.
     let pending = Pending {
@@ -62,7 +65,8 @@ pub(crate) fn write<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) -> serd
         inner: &mut serializer,
         pending: &pending,
     });
-    if result.is_ok() && !pending.long.get() {
+    let written = serializer.into_inner().len() - start;
+    if result.is_ok() && !pending.long.get() && written >= BIG_BUFFER {
         Plain::start(kind);
     }
     let scratch = pending.escaped.into_inner();
@@ -72,9 +76,9 @@ pub(crate) fn write<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) -> serd
     result
 }
 
-/// How many messages of a type whose wrapped encoding met no long string serde_json writes
-/// alone before the wrapped path is tried on that type again.
-const PLAIN_RUN: u32 = 15;
+/// How many messages of a type whose big wrapped encoding met no long string serde_json
+/// writes alone before the wrapped path is tried on that type again.
+const PLAIN_RUN: u32 = 7;
 
 /// The message types that go to serde_json alone for now, per thread: a few slots of (type,
 /// messages left), the type known by the address of its name.
@@ -698,8 +702,16 @@ mod tests {
             data: String,
         }
         let short = Short {
-            names: vec!["a\"b".to_owned(); 10],
+            names: vec!["a\"b".to_owned(); BIG_BUFFER / 4],
         };
+        // A small message of short strings does not switch its type.
+        let small = Short {
+            names: vec!["c".to_owned(); 3],
+        };
+        let mut small_buf = Vec::with_capacity(BIG_BUFFER);
+        write(&mut small_buf, &small).unwrap();
+        assert_eq!(small_buf, serde_json::to_vec(&small).unwrap());
+        assert!(PLAIN.get().iter().all(|(_, left)| *left == 0));
         let long = Long {
             data: "x\n".repeat(100),
         };
