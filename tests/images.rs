@@ -276,3 +276,39 @@ sys.stdin.read()
     assert!(child.wait().unwrap().success());
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Records what `Context::same_host` says of its sockets at start.
+#[service(name = "Judge", pub = "tcp://127.0.0.1:*", stats_interval = "off")]
+struct Judge {
+    said: Option<(bool, bool)>,
+}
+
+#[handlers]
+impl Judge {
+    #[on_start]
+    async fn judge(&mut self, ctx: &Context<Self>) {
+        self.said = Some((
+            ctx.same_host(Role::Pub).await,
+            ctx.same_host(Role::Sub).await,
+        ));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_host_follows_the_addresses_of_the_run() {
+    // Bound to loopback: every peer is on this host. No SUB socket: no peer at all.
+    let judge = Runner::new(Judge { said: None });
+    judge.start().await.expect("start");
+    judge.stop().await;
+    assert_eq!(judge.with_service(|j| j.said), Some(Some((true, false))));
+    // Bound to every interface: peers may be anywhere, so images go inline.
+    let judge = Runner::new(Judge { said: None }).with_address(Role::Pub, "tcp://*:*");
+    judge.start().await.expect("start");
+    judge.stop().await;
+    assert_eq!(judge.with_service(|j| j.said), Some(Some((false, false))));
+    // Connecting to this machine's loopback.
+    let judge = Runner::new(Judge { said: None }).with_address(Role::Pub, ">tcp://localhost:1");
+    judge.start().await.expect("start");
+    judge.stop().await;
+    assert_eq!(judge.with_service(|j| j.said), Some(Some((true, false))));
+}
