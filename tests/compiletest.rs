@@ -3,6 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+#[path = "common/built.rs"]
+mod built;
+
 #[test]
 fn ui() {
     share_c_libraries();
@@ -23,12 +26,7 @@ fn share_c_libraries() {
     {
         return;
     }
-    let Some(build) = std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.parent()?.join("build")))
-    else {
-        return;
-    };
+    let build = built::profile_dir().join("build");
     let zmq = newest(&build, "zmq-sys-", "out/lib/libzmq.a");
     let sodium = newest(
         &build,

@@ -12,24 +12,8 @@ mod common;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use common::built::example;
 use common::child::Kid;
-
-/// The examples' binary `name`, built by `cargo test` beside the test binaries.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    // <target>/<profile>/deps/examples-<hash>
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the test binary is in <profile>/deps");
-    let path = profile_dir.join("examples").join(name);
-    assert!(
-        path.is_file(),
-        "no example binary {}: `cargo test` builds the examples (or `cargo build --examples`)",
-        path.display()
-    );
-    path
-}
 
 /// A configuration file for this test: wildcard addresses for the controller, and the
 /// heartbeat periods.

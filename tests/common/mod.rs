@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::timeout;
 
+pub mod built;
 pub mod child;
 pub mod raw;
 pub mod wait;

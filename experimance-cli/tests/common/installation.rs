@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -12,26 +11,12 @@ use serde_json::Value;
 
 use super::{spawn, Finished, Spawned, SAFETY};
 
+#[path = "../../../tests/common/built.rs"]
+mod built;
+use built::example;
+
 /// The services of the example.
 pub const SERVICES: [&str; 4] = ["audio", "core", "display", "image_server"];
-
-/// The example's binary, built by `cargo test` beside the test binaries.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    // <target>/<profile>/deps/<test>-<hash>
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the test binary is in <profile>/deps");
-    let path = profile_dir.join("examples").join(name);
-    assert!(
-        path.is_file(),
-        "no example binary {}: `cargo test` builds the examples (or `cargo build -p \
-         experimance-cli --examples`)",
-        path.display()
-    );
-    path
-}
 
 /// The running example, killed when dropped.
 pub struct Installation {
