@@ -5,6 +5,7 @@
 
 #[path = "common/beacon.rs"]
 mod beacon;
+mod common;
 #[path = "common/python.rs"]
 mod python;
 
@@ -15,6 +16,8 @@ use experimance::curve::certificate;
 use experimance::{handlers, service, Config, Curve, Role, Runner};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
+
+use common::child::Kid;
 
 const SAFETY: Duration = Duration::from_secs(20);
 
@@ -128,7 +131,7 @@ public, secret = zmq.auth.load_certificate("pyserver.key_secret")
 push = context.socket(zmq.PUSH)
 push.curve_server, push.curve_publickey, push.curve_secretkey = True, public, secret
 port = push.bind_to_random_port("tcp://127.0.0.1")
-print(port, flush=True)
+print("PORT", port, flush=True)
 push.sndtimeo = {timeout}
 for n in range(3):
     push.send_json({{"n": n, "text": "{MARKER}"}})
@@ -137,7 +140,8 @@ auth.stop()
 "#,
         timeout = SAFETY.as_millis()
     );
-    let (mut child, port) = python::spawn_until_line(&dir, &script, &[]).await;
+    let mut python = Kid::start(python::command(&dir, &script, &[]), python::PEER);
+    let port = python.line("PORT").await;
     assert!(port.parse::<u16>().is_ok(), "pyzmq said {port:?}");
 
     let d = dir.display();
@@ -159,7 +163,7 @@ auth.stop()
         assert_eq!(task, json!({ "n": n, "text": MARKER }));
     }
     runner.stop().await;
-    drop(child.stdin.take());
-    let status = child.wait().unwrap();
-    assert!(status.success(), "pyzmq server: {status}");
+    python.close_stdin();
+    let (status, printed) = python.wait().await;
+    assert!(status.success(), "pyzmq server: {status}, {printed:?}");
 }

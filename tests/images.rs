@@ -3,6 +3,7 @@
 //! (pyzmq, pydantic, and the Python services' way of reading an image source) receiving
 //! them, a Python sender of both forms, and the temporary files gone afterwards.
 
+mod common;
 #[path = "common/python.rs"]
 mod python;
 
@@ -13,6 +14,8 @@ use experimance::image::{ImageSender, ImageSource, FILE_PREFIX};
 use experimance::{handlers, message, service, Context, Role, Runner};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
+
+use common::child::Kid;
 
 const SAFETY: Duration = Duration::from_secs(20);
 /// The sizes the image server sends in turn: one inline, one as a file.
@@ -241,7 +244,7 @@ import base64, json, sys, tempfile, zmq
 push = zmq.Context.instance().socket(zmq.PUSH)
 push.sndtimeo = int(sys.argv[1])
 port = push.bind_to_random_port("tcp://127.0.0.1")
-print(port, flush=True)
+print("PORT", port, flush=True)
 small = "data:image/png;base64," + base64.b64encode(image({SMALL})).decode()
 push.send_json({{"type": "DisplayMedia", "content_type": "image", "image_data": small}})
 with tempfile.NamedTemporaryFile(prefix="{FILE_PREFIX}", suffix=".png", delete=False, dir=".") as f:
@@ -252,7 +255,8 @@ sys.stdin.read()
 "#
     );
     let timeout = SAFETY.as_millis().to_string();
-    let (mut child, port) = python::spawn_until_line(&dir, &script, &[&timeout]).await;
+    let mut python = Kid::start(python::command(&dir, &script, &[&timeout]), python::PEER);
+    let port = python.line("PORT").await;
     assert!(port.parse::<u16>().is_ok(), "pyzmq said {port:?}");
 
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -272,8 +276,9 @@ sys.stdin.read()
     assert_eq!(got, [("data", SMALL, true), ("file", LARGE, true)]);
     assert_eq!(display.stats().errors, 0);
     display.stop().await;
-    drop(child.stdin.take());
-    assert!(child.wait().unwrap().success());
+    python.close_stdin();
+    let (status, printed) = python.wait().await;
+    assert!(status.success(), "Python: {status}, {printed:?}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -124,6 +124,11 @@ impl Kid {
         stdin.flush().expect("flush child stdin");
     }
 
+    /// Closes the child's stdin: a child that reads it to its end goes on.
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
     /// Sends `kill -<name>` to the child.
     pub fn signal(&self, name: &str) {
         let status = Command::new("kill")

@@ -14,7 +14,15 @@ pub fn interpreter() -> String {
 /// Runs `script` with `args` in `dir`, `stdin` on its standard input; its standard output.
 /// Panics, with what Python printed, if it fails or cannot start.
 pub fn run(dir: &Path, script: &str, args: &[&str], stdin: &str) -> String {
-    let mut child = start(dir, script, args, Stdio::piped());
+    let mut child = command(dir, script, args)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {}: {e}; the Python tests need Python 3 with pydantic and pyzmq (`.ci/run` installs them)",
+                interpreter()
+            )
+        });
     child
         .stdin
         .take()
@@ -40,41 +48,21 @@ pub fn scratch(tag: &str) -> std::path::PathBuf {
     dir
 }
 
-/// Starts `script` with `args` in `dir`, its standard input and output piped (standard
-/// error goes to the test's), and returns it with the first line it printed (a port, say).
-pub async fn spawn_until_line(
-    dir: &Path,
-    script: &str,
-    args: &[&str],
-) -> (std::process::Child, String) {
-    let mut child = start(dir, script, args, Stdio::inherit());
-    let stdout = child.stdout.take().expect("stdout");
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
-            .expect("read Python's first line");
-        line.trim().to_owned()
-    })
-    .await
-    .expect("reader thread");
-    (child, line)
-}
-
-/// `script` with `args`, started in `dir` with its standard input and output piped.
-fn start(dir: &Path, script: &str, args: &[&str], stderr: Stdio) -> std::process::Child {
-    Command::new(interpreter())
+/// `script` with `args`, to be run in `dir` with its standard input and output piped and its
+/// standard error the test's: for a Python peer that runs beside the test, started with
+/// `common::child::Kid::start`.
+pub fn command(dir: &Path, script: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(interpreter());
+    command
         .arg("-c")
         .arg(script)
         .args(args)
         .current_dir(dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run {}: {e}; the Python tests need Python 3 with pydantic and pyzmq (`.ci/run` installs them)",
-                interpreter()
-            )
-        })
+        .stderr(Stdio::inherit());
+    command
 }
+
+/// What a [`command`] is called in a test's messages.
+pub const PEER: &str = "Python with pyzmq (`.ci/run` installs it)";
