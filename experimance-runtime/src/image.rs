@@ -145,11 +145,15 @@ impl ImageSource {
 
     /// The file at `path` (made absolute against the current directory), as a `file://` URI.
     pub fn file(path: &Path) -> io::Result<ImageSource> {
-        let path = std::path::absolute(path)?;
-        Ok(ImageSource {
+        Ok(ImageSource::at(&std::path::absolute(path)?))
+    }
+
+    /// The file at the absolute `path`, as a `file://` URI.
+    fn at(path: &Path) -> ImageSource {
+        ImageSource {
             image_data: None,
             uri: Some(format!("file://{}", path.display())),
-        })
+        }
     }
 
     /// The path of a `file://` URI, if `uri` is one with an absolute path.
@@ -447,10 +451,7 @@ impl ImageSender {
 
     /// The source of the file at `path` just written, which it now keeps.
     fn kept(&mut self, path: PathBuf, size: u64) -> ImageSource {
-        let source = ImageSource {
-            image_data: None,
-            uri: Some(format!("file://{}", path.display())),
-        };
+        let source = ImageSource::at(&path);
         self.bytes += size;
         self.files.push_back((path, Instant::now(), size));
         while self.bytes > self.keep_bytes && self.files.len() > 1 {
