@@ -322,7 +322,8 @@ impl ServiceAttr {
                         lit.span(),
                         "a CURVE secret key does not belong in the source: give the path of a \
                          key file (as `experimance keygen` writes), or set it at run time with \
-                         the EXPERIMANCE_<NAME>_CURVE_SECRET_KEY variable",
+                         the EXPERIMANCE_<NAME>_CURVE_SECRET_KEY variable (a path of \
+                         exactly 40 characters reads as a key here: lengthen it with a `./`)",
                     ));
                 }
                 let index = [CURVE_SECRET_KEY, CURVE_PUBLIC_KEY, CURVE_SERVER_KEY]

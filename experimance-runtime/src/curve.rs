@@ -93,15 +93,18 @@ impl Part {
     }
 }
 
-/// Reads a key setting: the key itself, or a key file. Returns the key, and the public key
-/// too when a secret certificate holds both. Errors never quote the value (it may be a
+/// Reads a key setting: the key itself, or a key file (a file of that name wins over a key
+/// of 40 Z85 characters). Returns the key, and the public key too when a secret certificate
+/// holds both. Errors never quote the value (it may be a
 /// secret key with a typo).
 pub(crate) fn load(value: &str, part: Part) -> Result<(CurveKey, Option<CurveKey>), String> {
     let value = value.trim();
-    if looks_like_key(value) {
+    let path = Path::new(value);
+    // Forty Z85 characters are a key, unless a file has that name: Z85 has `/`, `.` and
+    // `-`, so a path such as `/tmp/keys/experimance-abc/server.key` can look like a key.
+    if looks_like_key(value) && !path.is_file() {
         return Ok((value.parse()?, None));
     }
-    let path = Path::new(value);
     // A secret key's value is never repeated (it could be a mistyped key), nor a value that
     // could be a mistyped public key.
     let shown = if part == Part::Secret || could_be_a_key(value) {
@@ -280,6 +283,25 @@ mod tests {
             std::env::temp_dir().join(format!("experimance-curve-{}-{name}", std::process::id()));
         std::fs::write(&path, text).unwrap();
         path.to_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn a_key_file_whose_path_looks_like_a_key_is_read_as_a_file() {
+        let pair = Curve::generate().unwrap();
+        let dir = std::env::temp_dir().join(format!("experimance-curve40-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Pad the file name so the whole path is 40 characters, every one of them Z85.
+        let base = dir.to_str().unwrap().len() + 1;
+        assert!(base + 4 <= 40, "temp dir too long for this test: {}", dir.display());
+        let path = dir.join(format!("{}.key", "k".repeat(40 - base - 4)));
+        let path = path.to_str().unwrap();
+        assert!(looks_like_key(path), "{path}");
+        std::fs::write(path, certificate(&pair.public, None, "a test")).unwrap();
+        assert_eq!(load(path, Part::Public).unwrap().0, pair.public);
+        // Without the file, the same text is a key (Z85 text decodes to some key).
+        std::fs::remove_file(path).unwrap();
+        assert_ne!(load(path, Part::Public).unwrap().0, pair.public);
+        std::fs::remove_dir(&dir).unwrap();
     }
 
     #[test]
