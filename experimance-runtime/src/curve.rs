@@ -292,7 +292,11 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         // Pad the file name so the whole path is 40 characters, every one of them Z85.
         let base = dir.to_str().unwrap().len() + 1;
-        assert!(base + 4 <= 40, "temp dir too long for this test: {}", dir.display());
+        assert!(
+            base + 4 <= 40,
+            "temp dir too long for this test: {}",
+            dir.display()
+        );
         let path = dir.join(format!("{}.key", "k".repeat(40 - base - 4)));
         let path = path.to_str().unwrap();
         assert!(looks_like_key(path), "{path}");
