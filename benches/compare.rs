@@ -696,13 +696,23 @@ impl Idle {
     }
 }
 
+/// This process's resident memory, in bytes: all of it (`VmRSS`), or its anonymous part
+/// (`RssAnon`: heap and stacks, without the pages of code and libraries read in).
 fn rss_bytes() -> u64 {
+    status_bytes("VmRSS:")
+}
+
+fn anon_bytes() -> u64 {
+    status_bytes("RssAnon:")
+}
+
+fn status_bytes(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .expect("VmRSS")
+        .unwrap_or_else(|| panic!("{field} in /proc/self/status"))
         * 1024
 }
 
@@ -728,8 +738,9 @@ async fn idle_cpu(window: Duration) -> f64 {
 }
 
 /// One repetition of (5) in this (child) process. With ZMTP heartbeats at their default
-/// (`zmtp = true`) it prints `IDLE <rss one> <rss hundred> <cpu one %> <cpu hundred %>`;
-/// without them, only the CPU of 100 services: `IDLE <cpu hundred %>`.
+/// (`zmtp = true`) it prints `IDLE <rss one> <rss hundred> <cpu one %> <cpu hundred %>
+/// <anon one> <anon hundred>` (RSS and its anonymous part, as deltas); without them, only the
+/// CPU of 100 services: `IDLE <cpu hundred %>`.
 fn idle_child(zmtp: bool) {
     let rt = runtime();
     rt.block_on(async {
@@ -738,7 +749,7 @@ fn idle_child(zmtp: bool) {
         let bus = raw_socket(&bus_ctx, zmq::PUB, None);
         let bus_at = bind_any(&bus);
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let base = rss_bytes();
+        let (base, base_anon) = (rss_bytes(), anon_bytes());
         let start = |i: usize| {
             let runner = Runner::new(Idle)
                 .with_name(format!("Idle{i}"))
@@ -752,12 +763,14 @@ fn idle_child(zmtp: bool) {
         };
         let mut runners = Vec::new();
         let mut figures = Vec::new();
+        let mut anon = Vec::new();
         if zmtp {
             let first = start(0);
             first.start().await.expect("start");
             runners.push(first);
             tokio::time::sleep(SETTLE).await;
             figures.push(rss_bytes().saturating_sub(base) as f64);
+            anon.push(anon_bytes().saturating_sub(base_anon) as f64);
             figures.push(idle_cpu(Duration::from_secs(3)).await);
         }
         while runners.len() < 100 {
@@ -768,8 +781,10 @@ fn idle_child(zmtp: bool) {
         tokio::time::sleep(SETTLE).await;
         if zmtp {
             figures.insert(1, rss_bytes().saturating_sub(base) as f64);
+            anon.push(anon_bytes().saturating_sub(base_anon) as f64);
         }
         figures.push(idle_cpu(Duration::from_secs(8)).await);
+        figures.extend(anon);
         let figures: Vec<String> = figures.iter().map(f64::to_string).collect();
         println!("IDLE {}", figures.join(" "));
     });
@@ -1328,12 +1343,14 @@ fn idle(table: &mut Table) {
         .into_iter()
         .map(idle_figures)
         .collect();
-    let mut stats: [Stat; 5] = Default::default();
+    let mut stats: [Stat; 7] = Default::default();
     for (rep, (full, bare)) in full.iter().zip(&bare).enumerate() {
         eprintln!(
-            "  rep {rep}: one {:.2} MiB, hundred {:.2} MiB, cpu one {:.3} %, hundred {:.3} %, hundred without ZMTP heartbeats {:.3} %",
+            "  rep {rep}: one {:.2} MiB ({:.2} anonymous), hundred {:.2} MiB ({:.2} anonymous), cpu one {:.3} %, hundred {:.3} %, hundred without ZMTP heartbeats {:.3} %",
             full[0] / 1048576.0,
+            full[4] / 1048576.0,
             full[1] / 1048576.0,
+            full[5] / 1048576.0,
             full[2],
             full[3],
             bare[0],
@@ -1359,6 +1376,26 @@ fn idle(table: &mut Table) {
             stats[1].median() / 100.0 / 1048576.0
         ),
     );
+    // The first service also reads in code and library pages that every later one shares:
+    // the anonymous part (heap, stacks) is each service's own memory.
+    let anon = "9. idle, anonymous part of the RSS delta (heap and stacks)";
+    table.add(
+        anon,
+        "one service",
+        &stats[4],
+        Unit::Mebibytes,
+        String::new(),
+    );
+    table.add(
+        anon,
+        "100 services",
+        &stats[5],
+        Unit::Mebibytes,
+        format!(
+            "{:.2} MiB per service",
+            stats[5].median() / 100.0 / 1048576.0
+        ),
+    );
     let cpu_label = "9. idle CPU (heartbeats on), % of one core";
     table.add(
         cpu_label,
@@ -1382,7 +1419,7 @@ fn idle(table: &mut Table) {
     table.add(
         cpu_label,
         "100 services, 8 s window, zmtp_heartbeat off",
-        &stats[4],
+        &stats[6],
         Unit::Percent,
         "the rest is libzmq's ZMTP PING/PONG over TCP".to_owned(),
     );
