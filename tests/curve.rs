@@ -329,10 +329,11 @@ async fn a_wrong_server_key_fails_with_a_clear_log_line() {
     assert_no_keys_logged(&[&server, &client, &impostor]);
 }
 
-/// A path in the target's scratch directory, unique to this process and `name`.
+/// A path in the target's scratch directory, unique to this process and `name` (with a `_`,
+/// which is no Z85 character, so a key file's path never reads as a key).
 fn scratch(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("experimance-curve-{}-{name}", std::process::id()))
+        .join(format!("experimance_curve_{}_{name}", std::process::id()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

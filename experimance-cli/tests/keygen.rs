@@ -11,7 +11,7 @@ use common::*;
 
 fn scratch(name: &str) -> std::path::PathBuf {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("experimance-keygen-{}-{name}", std::process::id()));
+        .join(format!("experimance_keygen_{}_{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }

@@ -93,16 +93,26 @@ impl Part {
     }
 }
 
-/// Reads a key setting: the key itself, or a key file (a file of that name wins over a key
-/// of 40 Z85 characters). Returns the key, and the public key too when a secret certificate
-/// holds both. Errors never quote the value (it may be a
+/// The start of the error for a value that reads both as a key and as an existing path.
+const AMBIGUOUS: &str = "reads both as a key (40 characters of Z85) and as the name of a file";
+
+/// Reads a key setting: the key itself, or a key file. Text that is a key and names an
+/// existing file too is an error, never read either way. Returns the key, and the public key
+/// too when a secret certificate holds both. Errors never quote the value (it may be a
 /// secret key with a typo).
 pub(crate) fn load(value: &str, part: Part) -> Result<(CurveKey, Option<CurveKey>), String> {
     let value = value.trim();
     let path = Path::new(value);
-    // Forty Z85 characters are a key, unless a file has that name: Z85 has `/`, `.` and
-    // `-`, so a path such as `/tmp/keys/experimance-abc/server.key` can look like a key.
-    if looks_like_key(value) && !path.is_file() {
+    if looks_like_key(value) {
+        // Z85 has `/`, `.` and `-`, so a path of 40 characters can read as a key. Reading
+        // the file whenever one exists would let whoever can write the working directory
+        // swap a server key given as text (which is public) for a file of their own.
+        if path.symlink_metadata().is_ok() {
+            return Err(format!(
+                "{AMBIGUOUS} (a path of exactly 40 characters): to read \
+                 the file, lengthen its path with a `./` (`./keys/...`, `/etc/./keys/...`)"
+            ));
+        }
         return Ok((value.parse()?, None));
     }
     // A secret key's value is never repeated (it could be a mistyped key), nor a value that
@@ -280,13 +290,13 @@ mod tests {
 
     fn scratch(name: &str, text: &str) -> String {
         let path =
-            std::env::temp_dir().join(format!("experimance-curve-{}-{name}", std::process::id()));
+            std::env::temp_dir().join(format!("experimance_curve_{}_{name}", std::process::id()));
         std::fs::write(&path, text).unwrap();
         path.to_str().unwrap().to_owned()
     }
 
     #[test]
-    fn a_key_file_whose_path_looks_like_a_key_is_read_as_a_file() {
+    fn a_path_that_reads_as_a_key_is_an_error_until_lengthened() {
         let pair = Curve::generate().unwrap();
         let dir = std::env::temp_dir().join(format!("experimance-curve40-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -301,7 +311,16 @@ mod tests {
         let path = path.to_str().unwrap();
         assert!(looks_like_key(path), "{path}");
         std::fs::write(path, certificate(&pair.public, None, "a test")).unwrap();
-        assert_eq!(load(path, Part::Public).unwrap().0, pair.public);
+        let error = load(path, Part::Public).unwrap_err();
+        assert!(error.starts_with(AMBIGUOUS), "{error}");
+        assert!(error.contains("lengthen its path with a `./`"), "{error}");
+        assert!(!error.contains(path), "the value is never shown: {error}");
+        // Lengthened as the error says, it is the file.
+        let longer = dir.join(".").join(Path::new(path).file_name().unwrap());
+        assert_eq!(
+            load(longer.to_str().unwrap(), Part::Public).unwrap().0,
+            pair.public
+        );
         // Without the file, the same text is a key (Z85 text decodes to some key).
         std::fs::remove_file(path).unwrap();
         assert_ne!(load(path, Part::Public).unwrap().0, pair.public);

@@ -40,9 +40,10 @@ pub fn run(dir: &Path, script: &str, args: &[&str], stdin: &str) -> String {
     stdout
 }
 
-/// A fresh scratch directory for this process and `tag`.
+/// A fresh scratch directory for this process and `tag` (with a `_`, which is no Z85
+/// character, so a key file's path in it never reads as a key).
 pub fn scratch(tag: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("experimance-{tag}-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("experimance_{tag}_{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch directory");
     dir
