@@ -5,6 +5,8 @@
 //! holds it: a file with the bare key, or a certificate as pyzmq's
 //! `zmq.auth.create_certificates` and `experimance keygen` write them (`NAME.key` with the
 //! `public-key`, `NAME.key_secret` with both). A secret certificate gives the public key too.
+//! Z85 has `/`, `.` and `-`, so a path of exactly 40 characters can read as a key: when a
+//! file of that name exists, the setting is an error; lengthen the path with a `./`.
 //!
 //! No key is ever printed by `Debug` (public keys included: they are redacted like the
 //! secrets, so a log line can never show the wrong one).
