@@ -696,24 +696,25 @@ impl Idle {
     }
 }
 
-/// This process's resident memory, in bytes: all of it (`VmRSS`), or its anonymous part
-/// (`RssAnon`: heap and stacks, without the pages of code and libraries read in).
-fn rss_bytes() -> u64 {
-    status_bytes("VmRSS:")
-}
-
-fn anon_bytes() -> u64 {
-    status_bytes("RssAnon:")
-}
-
-fn status_bytes(field: &str) -> u64 {
+/// This process's resident memory, in bytes, from one read: all of it (`VmRSS`), and its
+/// anonymous part (`RssAnon`: heap and stacks, without the pages of code and libraries read
+/// in).
+fn memory() -> [u64; 2] {
     let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .unwrap_or_else(|| panic!("{field} in /proc/self/status"))
-        * 1024
+    ["VmRSS:", "RssAnon:"].map(|field| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("{field} in /proc/self/status"))
+            * 1024
+    })
+}
+
+/// [`memory`] now, less `base`.
+fn memory_since(base: [u64; 2]) -> [f64; 2] {
+    let now = memory();
+    [0, 1].map(|i| now[i].saturating_sub(base[i]) as f64)
 }
 
 /// User + system CPU time of the whole process.
@@ -749,7 +750,7 @@ fn idle_child(zmtp: bool) {
         let bus = raw_socket(&bus_ctx, zmq::PUB, None);
         let bus_at = bind_any(&bus);
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let (base, base_anon) = (rss_bytes(), anon_bytes());
+        let base = memory();
         let start = |i: usize| {
             let runner = Runner::new(Idle)
                 .with_name(format!("Idle{i}"))
@@ -769,8 +770,9 @@ fn idle_child(zmtp: bool) {
             first.start().await.expect("start");
             runners.push(first);
             tokio::time::sleep(SETTLE).await;
-            figures.push(rss_bytes().saturating_sub(base) as f64);
-            anon.push(anon_bytes().saturating_sub(base_anon) as f64);
+            let [rss, anonymous] = memory_since(base);
+            figures.push(rss);
+            anon.push(anonymous);
             figures.push(idle_cpu(Duration::from_secs(3)).await);
         }
         while runners.len() < 100 {
@@ -780,8 +782,9 @@ fn idle_child(zmtp: bool) {
         }
         tokio::time::sleep(SETTLE).await;
         if zmtp {
-            figures.insert(1, rss_bytes().saturating_sub(base) as f64);
-            anon.push(anon_bytes().saturating_sub(base_anon) as f64);
+            let [rss, anonymous] = memory_since(base);
+            figures.insert(1, rss);
+            anon.push(anonymous);
         }
         figures.push(idle_cpu(Duration::from_secs(8)).await);
         figures.extend(anon);
